@@ -1,0 +1,71 @@
+"""Settings from the environment and `.env`: the only place the bot reads its configuration."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PUBLIC_API_URL = "https://api.elevenlabs.io"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Secrets must not leak through a validation error that echoes the raw input.
+        hide_input_in_errors=True,
+    )
+
+    discord_token: SecretStr | None = None
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_base_url: str = PUBLIC_API_URL
+    music_model_id: Literal["music_v1", "music_v2", "music_v2_5"] = "music_v1"
+    music_concurrency: int = Field(default=2, ge=1, le=64)
+    database_url: str = DEFAULT_DATABASE_URL
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
+    default_quota_tracks: int = Field(default=5, ge=0)
+    default_quota_seconds: int = Field(default=600, ge=0)
+    quota_window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("elevenlabs_base_url", "discord_api_base_url", "discord_gateway_url")
+    @classmethod
+    def _url_without_trailing_slash(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return PUBLIC_API_URL if info.field_name == "elevenlabs_base_url" else None
+        if not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must be an http(s):// or ws(s):// URL")
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def require_discord_token(self) -> SecretStr:
+        if self.discord_token is None or not self.discord_token.get_secret_value().strip():
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: put the bot token in the environment or .env"
+            )
+        return self.discord_token
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,60 @@
+"""The Eleven Music API: models, errors and an async client. Knows nothing of Discord."""
+
+from .client import DEFAULT_OUTPUT_FORMAT, PUBLIC_API_URL, MusicClient, build_request
+from .errors import (
+    BadCompositionPlan,
+    BadPrompt,
+    Busy,
+    HarmfulContent,
+    InvalidInput,
+    InvalidRequest,
+    MusicError,
+    PaymentRequired,
+    PromptRejected,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+    StreamBroken,
+    TransportError,
+    Unauthorized,
+)
+from .models import (
+    ChunkPlan,
+    ComposeRequest,
+    MusicPrompt,
+    SongMetadata,
+    Track,
+    mp3_bitrate_kbps,
+    parse_plan,
+)
+from .retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT_OUTPUT_FORMAT",
+    "PUBLIC_API_URL",
+    "BadCompositionPlan",
+    "BadPrompt",
+    "Busy",
+    "ChunkPlan",
+    "ComposeRequest",
+    "HarmfulContent",
+    "InvalidInput",
+    "InvalidRequest",
+    "MusicClient",
+    "MusicError",
+    "MusicPrompt",
+    "PaymentRequired",
+    "PromptRejected",
+    "QuotaExceeded",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "SongMetadata",
+    "StreamBroken",
+    "Track",
+    "TransportError",
+    "Unauthorized",
+    "build_request",
+    "mp3_bitrate_kbps",
+    "parse_plan",
+]

@@ -1,0 +1,322 @@
+"""Wire models of the Eleven Music API.
+
+Field names are the API's snake_case; camelCase (as printed by the JS SDK and the 2025 docs) is
+accepted on input too. Dumps use snake_case, which is what the API expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from .audio import AudioSpool
+
+ModelId = Literal["music_v1", "music_v2", "music_v2_5"]
+DEFAULT_MODEL: ModelId = "music_v1"
+
+MP3_FORMATS = (
+    "mp3_22050_32",
+    "mp3_24000_48",
+    "mp3_44100_32",
+    "mp3_44100_64",
+    "mp3_44100_96",
+    "mp3_44100_128",
+    "mp3_44100_192",
+    "mp3_48000_128",
+    "mp3_48000_192",
+    "mp3_48000_240",
+    "mp3_48000_320",
+)
+OutputFormat = Literal[
+    "auto",
+    "mp3_22050_32",
+    "mp3_24000_48",
+    "mp3_44100_32",
+    "mp3_44100_64",
+    "mp3_44100_96",
+    "mp3_44100_128",
+    "mp3_44100_192",
+    "mp3_48000_128",
+    "mp3_48000_192",
+    "mp3_48000_240",
+    "mp3_48000_320",
+    "pcm_8000",
+    "pcm_16000",
+    "pcm_22050",
+    "pcm_24000",
+    "pcm_32000",
+    "pcm_44100",
+    "pcm_48000",
+    "ulaw_8000",
+    "alaw_8000",
+    "opus_48000_32",
+    "opus_48000_64",
+    "opus_48000_96",
+    "opus_48000_128",
+    "opus_48000_192",
+]
+
+PROMPT_MAX_CHARS = 4100
+LENGTH_MIN_MS = 3_000
+LENGTH_MAX_MS = 600_000
+SECTION_MIN_MS = 3_000
+SECTION_MAX_MS = 120_000
+MAX_SECTIONS = 30
+MAX_LINES = 30
+LINE_MAX_CHARS = 200
+MAX_STYLES = 50
+SEED_MAX = 2_147_483_647
+
+
+def mp3_bitrate_kbps(output_format: str) -> int | None:
+    """`mp3_44100_128` -> 128; None for anything that is not an MP3 format."""
+    if output_format not in MP3_FORMATS:
+        return None
+    return int(output_format.rsplit("_", 1)[1])
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+        # Newer API answers may carry fields we do not model; keep them so a plan the API
+        # suggested is sent back unchanged.
+        extra="allow",
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+Styles = Annotated[list[str], Field(max_length=MAX_STYLES)]
+LyricLine = Annotated[str, StringConstraints(max_length=LINE_MAX_CHARS)]
+
+
+class TimeRange(WireModel):
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.end_ms <= self.start_ms:
+            raise ValueError("end_ms must be after start_ms")
+        return self
+
+
+class SectionSource(WireModel):
+    song_id: str = Field(min_length=1, max_length=100)
+    range: TimeRange
+    negative_ranges: list[TimeRange] | None = Field(default=None, max_length=10)
+
+
+class Section(WireModel):
+    section_name: str = Field(min_length=1, max_length=100)
+    positive_local_styles: Styles = Field(default_factory=list)
+    negative_local_styles: Styles = Field(default_factory=list)
+    duration_ms: int = Field(ge=SECTION_MIN_MS, le=SECTION_MAX_MS)
+    lines: Annotated[list[LyricLine], Field(max_length=MAX_LINES)] = Field(default_factory=list)
+    source_from: SectionSource | None = None
+
+
+def _check_total(total_ms: int) -> None:
+    if not LENGTH_MIN_MS <= total_ms <= LENGTH_MAX_MS:
+        raise ValueError(
+            f"the plan lasts {total_ms} ms in total; it must be "
+            f"{LENGTH_MIN_MS}-{LENGTH_MAX_MS} ms"
+        )
+
+
+class MusicPrompt(WireModel):
+    """The `music_v1` composition plan: global styles and up to 30 sections."""
+
+    positive_global_styles: Styles = Field(default_factory=list)
+    negative_global_styles: Styles = Field(default_factory=list)
+    sections: list[Section] = Field(min_length=1, max_length=MAX_SECTIONS)
+
+    @property
+    def duration_ms(self) -> int:
+        return sum(section.duration_ms for section in self.sections)
+
+    @model_validator(mode="after")
+    def _total(self) -> MusicPrompt:
+        _check_total(self.duration_ms)
+        return self
+
+
+class AudioRefChunk(WireModel):
+    song_id: str = Field(min_length=1, max_length=100)
+    range: TimeRange
+
+    @property
+    def duration_ms(self) -> int:
+        return self.range.end_ms - self.range.start_ms
+
+
+class GenerationChunk(WireModel):
+    text: str = Field(max_length=6000)
+    duration_ms: int = Field(ge=SECTION_MIN_MS, le=SECTION_MAX_MS)
+    positive_styles: Styles = Field(default_factory=list)
+    negative_styles: Styles | None = None
+    context_adherence: Literal["low", "medium", "high"] | None = None
+    conditioning_ref: AudioRefChunk | None = None
+    condition_strength: Literal["low", "medium", "high", "xhigh"] | None = None
+
+
+def _chunk_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "generation" if "text" in value else "audio_ref"
+    return "generation" if isinstance(value, GenerationChunk) else "audio_ref"
+
+
+Chunk = Annotated[
+    Annotated[GenerationChunk, Tag("generation")] | Annotated[AudioRefChunk, Tag("audio_ref")],
+    Discriminator(_chunk_kind),
+]
+
+
+class ChunkPlan(WireModel):
+    """The `music_v2` / `music_v2_5` composition plan: up to 30 ordered chunks."""
+
+    chunks: list[Chunk] = Field(min_length=1, max_length=MAX_SECTIONS)
+
+    @property
+    def duration_ms(self) -> int:
+        return sum(chunk.duration_ms for chunk in self.chunks)
+
+    @model_validator(mode="after")
+    def _total(self) -> ChunkPlan:
+        _check_total(self.duration_ms)
+        return self
+
+
+def _plan_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "v2" if "chunks" in value else "v1"
+    return "v2" if isinstance(value, ChunkPlan) else "v1"
+
+
+CompositionPlan = Annotated[
+    Annotated[MusicPrompt, Tag("v1")] | Annotated[ChunkPlan, Tag("v2")],
+    Discriminator(_plan_kind),
+]
+_plan_adapter: TypeAdapter[MusicPrompt | ChunkPlan] = TypeAdapter(CompositionPlan)
+
+
+def parse_plan(data: Any) -> MusicPrompt | ChunkPlan:
+    """Validate a plan given as a dict (snake_case or camelCase) or a JSON string."""
+    if isinstance(data, str | bytes):
+        return _plan_adapter.validate_json(data)
+    return _plan_adapter.validate_python(data)
+
+
+class SongMetadata(WireModel):
+    title: str | None = None
+    description: str | None = None
+    genres: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    is_explicit: bool | None = None
+
+
+class DetailedMetadata(WireModel):
+    """The JSON part of `/v1/music/detailed`."""
+
+    composition_plan: dict[str, Any] | None = None
+    song_metadata: SongMetadata | None = None
+    words_timestamps: list[dict[str, Any]] | None = None
+
+
+Prompt = Annotated[str, StringConstraints(min_length=1, max_length=PROMPT_MAX_CHARS)]
+
+
+class ComposeRequest(WireModel):
+    """One generation: a prompt or a composition plan, never both, checked before sending."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Prompt | None = None
+    composition_plan: CompositionPlan | None = None
+    music_length_ms: int | None = Field(default=None, ge=LENGTH_MIN_MS, le=LENGTH_MAX_MS)
+    model_id: ModelId = DEFAULT_MODEL
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
+    force_instrumental: bool | None = None
+    respect_sections_durations: bool | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ComposeRequest:
+        if self.prompt is not None and not self.prompt.strip():
+            raise ValueError("the prompt is empty")
+        if (self.prompt is None) == (self.composition_plan is None):
+            raise ValueError("give either a prompt or a composition plan, not both or neither")
+        if self.composition_plan is not None:
+            if self.music_length_ms is not None:
+                raise ValueError("music_length_ms only goes with a prompt; a plan sets its length")
+            if self.force_instrumental:
+                raise ValueError("force_instrumental only goes with a prompt")
+            wants_chunks = self.model_id != "music_v1"
+            if isinstance(self.composition_plan, ChunkPlan) != wants_chunks:
+                shape = "chunks" if wants_chunks else "sections"
+                raise ValueError(f"{self.model_id} takes a plan made of {shape}")
+        elif self.respect_sections_durations is not None:
+            raise ValueError("respect_sections_durations only goes with a composition plan")
+        return self
+
+    @property
+    def expected_duration_ms(self) -> int | None:
+        if self.composition_plan is not None:
+            return self.composition_plan.duration_ms
+        return self.music_length_ms
+
+    def body(self, *, streaming: bool = False, with_timestamps: bool = False) -> dict[str, Any]:
+        data = self.to_wire()
+        if streaming:
+            data.pop("respect_sections_durations", None)
+        if with_timestamps:
+            data["with_timestamps"] = True
+        return data
+
+
+@dataclass(eq=False)
+class Track:
+    """A finished generation. The audio lives in a spool that the owner must `close()`."""
+
+    audio: AudioSpool
+    content_type: str
+    output_format: str | None = None
+    song_id: str | None = None
+    request_id: str | None = None
+    cost: int | None = None
+    metadata: SongMetadata | None = None
+    composition_plan: dict[str, Any] | None = None
+    filename: str | None = None
+    expected_duration_ms: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.audio.size
+
+    @property
+    def title(self) -> str | None:
+        return self.metadata.title if self.metadata else None
+
+    def close(self) -> None:
+        self.audio.close()
+
+    def __enter__(self) -> Track:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,55 @@
+"""Fault injection for the sandbox.
+
+A fault is chosen by the token `fault:NAME[:ARG]` anywhere in the prompt (or in any text of a
+composition plan), or by the request header `X-Sandbox-Fault: NAME[:ARG]`. The token works from
+Discord too, where the bot controls the headers. For `slow` ARG is seconds (default 2), for `cut`
+the fraction of the audio sent before the connection drops (default 0.5); for every other fault
+ARG is how many identical requests fail before the next one succeeds (default: all of them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FAULTS = {
+    "bad_prompt": "copyright refusal with a prompt suggestion",
+    "bad_plan": "copyright refusal with a composition plan suggestion",
+    "harmful": "harmful-content refusal (no suggestion)",
+    "unauthorized": "401 invalid_api_key",
+    "payment": "402 payment_required",
+    "quota": "401 quota_exceeded",
+    "rate_limit": "429 too_many_concurrent_requests with Retry-After",
+    "busy": "429 system_busy with Retry-After",
+    "server_error": "500",
+    "unavailable": "503 with Retry-After",
+    "invalid": "422 validation error",
+    "slow": "wait ARG seconds before answering",
+    "cut": "drop the connection after ARG of the audio",
+}
+
+_TOKEN = re.compile(r"fault:([a-z_]+)(?::([0-9.]+))?", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    name: str
+    arg: float | None = None
+
+    @property
+    def times(self) -> int | None:
+        """How many requests fail before success (None: every one)."""
+        return None if self.arg is None else int(self.arg)
+
+
+def find_fault(*texts: str) -> Fault | None:
+    for text in texts:
+        for match in _TOKEN.finditer(text):
+            name = match.group(1).lower()
+            if name in FAULTS:
+                return Fault(name, float(match.group(2)) if match.group(2) else None)
+    return None
+
+
+def strip_faults(text: str) -> str:
+    return " ".join(_TOKEN.sub(" ", text).split())

@@ -1,0 +1,492 @@
+"""A local Eleven Music API: the same endpoints, bodies and errors, with real MP3 audio.
+
+Run it with `python -m bot sandbox --port 8765`. It checks the `xi-api-key` header, validates
+requests with the API's 422 shape, refuses copyrighted prompts the way the API does, and can
+inject faults (see `faults.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+from aiohttp import web
+
+from bot.music.models import (
+    LENGTH_MAX_MS,
+    LENGTH_MIN_MS,
+    PROMPT_MAX_CHARS,
+    ChunkPlan,
+    ComposeRequest,
+    GenerationChunk,
+    MusicPrompt,
+    OutputFormat,
+    Section,
+    mp3_bitrate_kbps,
+)
+
+from .faults import Fault, find_fault, strip_faults
+from .render import GENRE_TEMPO, INSTRUMENT_WAVE, Segment, render
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_KEY = "sandbox"
+DEFAULT_LENGTH_MS = 30_000
+_CHUNK = 16 * 1024
+_ACCEPTED_FORMATS = set(OutputFormat.__args__)  # type: ignore[attr-defined]
+COPYRIGHTED_NAMES = (
+    "taylor swift",
+    "the beatles",
+    "beatles",
+    "daft punk",
+    "metallica",
+    "beyonce",
+    "beyoncé",
+    "eminem",
+    "adele",
+    "drake",
+)
+_NAME_PHRASE = re.compile(
+    r"(?:\b(?:in the style of|inspired by|like|by)\s+)?(?:"
+    + "|".join(re.escape(name) for name in COPYRIGHTED_NAMES)
+    + r")(?:'s)?",
+    re.IGNORECASE,
+)
+_SECTION_NAMES = ("Intro", "Verse", "Chorus", "Verse 2", "Bridge", "Chorus 2", "Outro")
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    path: str
+    query: dict[str, str]
+    body: Any
+    fault: str | None
+
+
+@dataclass
+class Sandbox:
+    """The sandbox's state: its key, how it answers copyright refusals, and what it received."""
+
+    api_key: str = DEFAULT_API_KEY
+    copyright_status: int = 400
+    retry_after: float = 1.0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _fault_counts: dict[str, int] = field(default_factory=dict)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_post("/v1/music", self._compose)
+        app.router.add_post("/v1/music/stream", self._stream)
+        app.router.add_post("/v1/music/detailed", self._detailed)
+        app.router.add_post("/v1/music/plan", self._plan)
+        app.router.add_get("/health", self._health)
+        return app
+
+    def compose_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path != "/v1/music/plan"]
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return _json(200, {"status": "ok"})
+
+    async def _compose(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, shape="audio")
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, shape="audio")
+
+    async def _detailed(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, shape="multipart")
+
+    async def _generate(self, request: web.Request, *, shape: str) -> web.StreamResponse:
+        refused = _authorize(request, self.api_key)
+        if refused is not None:
+            return refused
+        body, refused = await _read_body(request)
+        if refused is not None:
+            return refused
+        assert body is not None
+        output_format = request.query.get("output_format", "auto")
+        if output_format not in _ACCEPTED_FORMATS:
+            return _validation_error(("query", "output_format"), "Input should be a valid format")
+        if "music_prompt" in body and "composition_plan" not in body:
+            body["composition_plan"] = body.pop("music_prompt")
+        # Like the API, accept and ignore fields that do not change the audio.
+        known = {k: v for k, v in body.items() if k in ComposeRequest.model_fields}
+        try:
+            compose = ComposeRequest.model_validate(known)
+        except pydantic.ValidationError as exc:
+            return _validation_errors(exc)
+        if output_format == "auto":
+            output_format = "mp3_44100_128" if compose.model_id == "music_v1" else "mp3_48000_192"
+        if not output_format.startswith(("mp3_", "pcm_")):
+            return _validation_error(
+                ("query", "output_format"), "the sandbox renders mp3 and pcm formats only"
+            )
+
+        fault = self._fault(request, compose)
+        self.requests.append(
+            RecordedRequest(request.path, dict(request.query), body, fault.name if fault else None)
+        )
+        refused = self._refusal(fault, compose, body)
+        if refused is not None:
+            return refused
+        if fault is not None and fault.name == "slow":
+            await asyncio.sleep(fault.arg if fault.arg is not None else 2.0)
+
+        plan = compose.composition_plan or plan_from_prompt(
+            compose.prompt or "", compose.music_length_ms or DEFAULT_LENGTH_MS, compose.model_id
+        )
+        # Seeded from the validated request, so defaults sent or omitted give the same song.
+        canonical = json.dumps(compose.model_dump(mode="json"), sort_keys=True)
+        digest = hashlib.sha256(canonical.encode()).digest()
+        seed = compose.seed if compose.seed is not None else int.from_bytes(digest[:4], "big")
+        rate = int(output_format.split("_")[1])
+        kbps = mp3_bitrate_kbps(output_format)
+        audio = await asyncio.to_thread(render, _segments(plan), seed, rate, kbps)
+        content_type = "audio/mpeg" if kbps else "audio/pcm"
+        headers = {"song-id": digest[:10].hex(), "request-id": uuid.uuid4().hex}
+        cut = (fault.arg or 0.5) if fault is not None and fault.name == "cut" else None
+
+        if shape == "audio":
+            headers["Content-Type"] = content_type
+            return await _send(request, [audio], headers, cut)
+        boundary = uuid.uuid4().hex
+        metadata = {
+            "composition_plan": plan.to_wire(),
+            "song_metadata": song_metadata(compose.prompt, plan),
+            "words_timestamps": None,
+        }
+        extension = "mp3" if kbps else "pcm"
+        parts = [
+            (
+                f"--{boundary}\r\nContent-Type: application/json\r\n\r\n"
+                f"{json.dumps(metadata, ensure_ascii=False)}\r\n"
+                f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+                f'Content-Disposition: attachment; filename="{digest[:10].hex()}.{extension}"'
+                "\r\n\r\n"
+            ).encode(),
+            audio,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+        headers["Content-Type"] = f"multipart/mixed; boundary={boundary}"
+        return await _send(request, parts, headers, cut)
+
+    async def _plan(self, request: web.Request) -> web.Response:
+        refused = _authorize(request, self.api_key)
+        if refused is not None:
+            return refused
+        body, refused = await _read_body(request)
+        if refused is not None:
+            return refused
+        assert body is not None
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return _validation_error(("body", "prompt"), "Field required")
+        if len(prompt) > PROMPT_MAX_CHARS:
+            return _validation_error(
+                ("body", "prompt"), f"String should have at most {PROMPT_MAX_CHARS} characters"
+            )
+        length = body.get("music_length_ms")
+        if length is not None and (
+            not isinstance(length, int) or not LENGTH_MIN_MS <= length <= LENGTH_MAX_MS
+        ):
+            return _validation_error(
+                ("body", "music_length_ms"),
+                f"Input should be between {LENGTH_MIN_MS} and {LENGTH_MAX_MS}",
+            )
+        model_id = body.get("model_id", "music_v1")
+        if model_id not in ("music_v1", "music_v2", "music_v2_5"):
+            return _validation_error(("body", "model_id"), "Input should be a known model")
+        compose = ComposeRequest(prompt=prompt, music_length_ms=length, model_id=model_id)
+        fault = self._fault(request, compose)
+        self.requests.append(
+            RecordedRequest(request.path, dict(request.query), body, fault.name if fault else None)
+        )
+        refused = self._refusal(fault, compose, body)
+        if refused is not None:
+            return refused
+        plan = plan_from_prompt(prompt, length or DEFAULT_LENGTH_MS, model_id)
+        return _json(200, plan.to_wire())
+
+    # -- faults and refusals ------------------------------------------------------------------
+
+    def _fault(self, request: web.Request, compose: ComposeRequest) -> Fault | None:
+        header = request.headers.get("x-sandbox-fault", "")
+        texts = [header if header.startswith("fault:") or not header else f"fault:{header}"]
+        if compose.prompt:
+            texts.append(compose.prompt)
+        if compose.composition_plan is not None:
+            texts.append(json.dumps(compose.composition_plan.to_wire()))
+        return find_fault(*texts)
+
+    def _refusal(
+        self, fault: Fault | None, compose: ComposeRequest, body: dict[str, Any]
+    ) -> web.Response | None:
+        if fault is not None and fault.name not in ("slow", "cut"):
+            if fault.times is not None:
+                key = f"{fault.name}:{json.dumps(body, sort_keys=True)}"
+                seen = self._fault_counts.get(key, 0)
+                if seen >= fault.times:
+                    return None
+                self._fault_counts[key] = seen + 1
+            return self._fault_response(fault, compose)
+        if compose.prompt and _NAME_PHRASE.search(compose.prompt):
+            return self._bad_prompt(compose.prompt)
+        return None
+
+    def _fault_response(self, fault: Fault, compose: ComposeRequest) -> web.Response:
+        retry = {"Retry-After": f"{self.retry_after:g}"}
+        match fault.name:
+            case "bad_prompt":
+                return self._bad_prompt(compose.prompt or "an original song")
+            case "bad_plan":
+                source = compose.composition_plan or plan_from_prompt(
+                    compose.prompt or "", compose.music_length_ms or DEFAULT_LENGTH_MS,
+                    compose.model_id,
+                )
+                suggestion = _strip_plan_faults(source.to_wire())
+                return _error(
+                    self.copyright_status, "bad_composition_plan",
+                    "The composition plan contains copyrighted material.",
+                    data={"composition_plan_suggestion": suggestion},
+                )
+            case "harmful":
+                code = "bad_composition_plan" if compose.composition_plan else "bad_prompt"
+                return _error(self.copyright_status, code, "The request contains harmful material.")
+            case "unauthorized":
+                return _error(401, "invalid_api_key", "Invalid API key")
+            case "payment":
+                return _error(402, "payment_required", "The music API needs a paid plan.")
+            case "quota":
+                return _error(
+                    401, "quota_exceeded", "You have insufficient quota to complete this request"
+                )
+            case "rate_limit":
+                return _error(
+                    429, "too_many_concurrent_requests",
+                    "Too many concurrent requests. Your current subscription is associated with "
+                    "a maximum of 2 concurrent requests (running in parallel).",
+                    headers=retry,
+                )
+            case "busy":
+                return _error(429, "system_busy", "The system is busy, try again.", headers=retry)
+            case "unavailable":
+                return _error(503, "service_unavailable", "Service unavailable", headers=retry)
+            case "invalid":
+                return _validation_error(("body", "prompt"), "Input was rejected by the sandbox")
+            case _:
+                return _error(500, "internal_error", "An internal error occurred.")
+
+    def _bad_prompt(self, prompt: str) -> web.Response:
+        cleaned = " ".join(_NAME_PHRASE.sub(" ", strip_faults(prompt)).split()) or "song"
+        suggestion = f"An original {cleaned[0].lower()}{cleaned[1:]}"
+        return _error(
+            self.copyright_status, "bad_prompt",
+            "The prompt contains copyrighted material.",
+            data={"prompt_suggestion": suggestion},
+        )
+
+
+# -- plans and metadata -------------------------------------------------------------------------
+
+
+def _style_words(prompt: str) -> list[str]:
+    words = re.findall(r"[a-z0-9][a-z0-9'-]*", strip_faults(prompt).lower())
+    known = [w for w in words if w in GENRE_TEMPO or w in INSTRUMENT_WAVE]
+    return (known or words)[:5]
+
+
+def plan_from_prompt(prompt: str, length_ms: int, model_id: str) -> MusicPrompt | ChunkPlan:
+    """Split the length into sections of at most 30 s, styled by the prompt's words."""
+    count = max(1, min(math.ceil(length_ms / 30_000), length_ms // 3_000, 30))
+    base, extra = divmod(length_ms, count)
+    durations = [base] * (count - 1) + [base + extra]
+    styles = _style_words(prompt)
+    names = [_SECTION_NAMES[i % len(_SECTION_NAMES)] for i in range(count)]
+    if model_id == "music_v1":
+        return MusicPrompt(
+            positive_global_styles=styles,
+            negative_global_styles=[],
+            sections=[
+                Section(section_name=name, duration_ms=ms)
+                for name, ms in zip(names, durations, strict=True)
+            ],
+        )
+    return ChunkPlan(
+        chunks=[
+            GenerationChunk(text=f"[{name}]", duration_ms=ms, positive_styles=styles)
+            for name, ms in zip(names, durations, strict=True)
+        ]
+    )
+
+
+def _segments(plan: MusicPrompt | ChunkPlan) -> tuple[Segment, ...]:
+    if isinstance(plan, MusicPrompt):
+        shared = tuple(plan.positive_global_styles)
+        return tuple(
+            Segment(
+                s.duration_ms,
+                (*shared, *s.positive_local_styles, s.section_name, *" ".join(s.lines).split()),
+            )
+            for s in plan.sections
+        )
+    segments = []
+    for chunk in plan.chunks:
+        if isinstance(chunk, GenerationChunk):
+            segments.append(
+                Segment(chunk.duration_ms, (*chunk.positive_styles, *chunk.text.split()))
+            )
+        else:
+            segments.append(Segment(chunk.duration_ms, ("reference", chunk.song_id)))
+    return tuple(segments)
+
+
+def song_metadata(prompt: str | None, plan: MusicPrompt | ChunkPlan) -> dict[str, Any]:
+    if prompt:
+        words = strip_faults(prompt).split()[:4]
+        title = " ".join(w.strip(",.!?").capitalize() for w in words) or "Untitled"
+        genres = [w for w in _style_words(prompt) if w in GENRE_TEMPO]
+    else:
+        styles = (
+            plan.positive_global_styles
+            if isinstance(plan, MusicPrompt)
+            else [
+                s for c in plan.chunks if isinstance(c, GenerationChunk) for s in c.positive_styles
+            ]
+        )
+        title = " ".join(strip_faults(" ".join(styles)).split()[:3]).title() or "Untitled"
+        genres = [s for s in styles if s.lower() in GENRE_TEMPO]
+    return {
+        "title": title,
+        "description": f"A sandbox rendering of: {strip_faults(prompt or title)[:200]}",
+        "genres": genres,
+        "languages": ["en"],
+        "is_explicit": False,
+    }
+
+
+def _strip_plan_faults(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_faults(value) or "original"
+    if isinstance(value, list):
+        return [_strip_plan_faults(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _strip_plan_faults(v) for k, v in value.items()}
+    return value
+
+
+# -- wire helpers -------------------------------------------------------------------------------
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    data: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    detail: dict[str, Any] = {
+        "type": "invalid_request" if status < 500 else "server_error",
+        "code": code,
+        "status": code,
+        "message": message,
+        "request_id": uuid.uuid4().hex,
+    }
+    if data is not None:
+        detail["data"] = data
+    return _json(status, {"detail": detail}, headers)
+
+
+def _validation_error(loc: tuple[str | int, ...], message: str) -> web.Response:
+    return _json(422, {"detail": [{"loc": list(loc), "msg": message, "type": "value_error"}]})
+
+
+def _validation_errors(exc: pydantic.ValidationError) -> web.Response:
+    detail = [
+        {
+            "loc": ["body", *error["loc"]],
+            "msg": str(error["msg"]).removeprefix("Value error, "),
+            "type": error["type"],
+        }
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+    return _json(422, {"detail": detail})
+
+
+def _authorize(request: web.Request, api_key: str) -> web.Response | None:
+    given = request.headers.get("xi-api-key")
+    if not given:
+        return _error(
+            401, "needs_authorization",
+            "Neither authorization header nor xi-api-key received, please provide one.",
+        )
+    if given != api_key:
+        return _error(401, "invalid_api_key", "Invalid API key")
+    return None
+
+
+async def _read_body(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None, _validation_error(("body",), "JSON decode error")
+    if not isinstance(body, dict):
+        return None, _validation_error(("body",), "Input should be a valid dictionary")
+    return body, None
+
+
+async def _send(
+    request: web.Request, parts: list[bytes], headers: dict[str, str], cut: float | None
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers=headers)
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    data = b"".join(parts)
+    limit = len(data) if cut is None else int(len(data) * min(max(cut, 0.0), 1.0))
+    for start in range(0, limit, _CHUNK):
+        await response.write(data[start : min(start + _CHUNK, limit)])
+    if cut is not None:
+        # Drop the connection without the closing chunk: the client sees a broken stream.
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    await response.write_eof()
+    return response
+
+
+async def serve(
+    sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8765
+) -> tuple[web.AppRunner, str]:
+    """Start the sandbox; returns the runner (to `cleanup()`) and its base URL."""
+    runner = web.AppRunner(sandbox.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, f"http://{host}:{bound_port(runner, port)}"
+
+
+def bound_port(runner: web.AppRunner, requested: int) -> int:
+    """The port actually bound (the OS picks one when `requested` is 0)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return requested
