@@ -109,9 +109,10 @@ class MusicClient:
         self, request: ComposeRequest, *, output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT
     ) -> Track:
         """Generate a track; the audio is spooled, never held whole in memory."""
-        async with self._deadline(), self._post(
-            "/v1/music", request.body(), output_format
-        ) as response:
+        async with (
+            self._deadline(),
+            self._post("/v1/music", request.body(), output_format) as response,
+        ):
             spool = AudioSpool(self._spool_memory)
             try:
                 await self._download(response.aiter_bytes(), spool)
@@ -129,9 +130,10 @@ class MusicClient:
     ) -> Track:
         """Generate a track with its metadata (title, genres, the plan used)."""
         body = request.body(with_timestamps=with_timestamps)
-        async with self._deadline(), self._post(
-            "/v1/music/detailed", body, output_format
-        ) as response:
+        async with (
+            self._deadline(),
+            self._post("/v1/music/detailed", body, output_format) as response,
+        ):
             spool = AudioSpool(self._spool_memory)
             try:
                 head = await read_multipart_mixed(
@@ -229,7 +231,9 @@ class MusicClient:
                 delay = self._retry.delay(attempt) if is_retryable_transport_error(exc) else None
                 log.warning(
                     "music %s failed before an answer (%s), attempt %d%s",
-                    path, type(exc).__name__, attempt,
+                    path,
+                    type(exc).__name__,
+                    attempt,
                     f", retrying in {delay:.1f} s" if delay is not None else "",
                 )
                 if delay is None:
@@ -241,7 +245,10 @@ class MusicClient:
 
             log.debug(
                 "music %s -> %d in %.2f s (attempt %d)",
-                path, response.status_code, time.monotonic() - started, attempt,
+                path,
+                response.status_code,
+                time.monotonic() - started,
+                attempt,
             )
             if response.is_success:
                 try:
@@ -291,9 +298,7 @@ class MusicClient:
             async for chunk in chunks:
                 yield chunk
         except httpx.TransportError as exc:
-            raise StreamBroken(
-                f"the audio stopped before the end ({type(exc).__name__})"
-            ) from None
+            raise StreamBroken(f"the audio stopped before the end ({type(exc).__name__})") from None
 
     async def _download(self, chunks: AsyncIterator[bytes], spool: AudioSpool) -> None:
         async for chunk in self._guarded(chunks):

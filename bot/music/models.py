@@ -135,8 +135,7 @@ class Section(WireModel):
 def _check_total(total_ms: int) -> None:
     if not LENGTH_MIN_MS <= total_ms <= LENGTH_MAX_MS:
         raise ValueError(
-            f"the plan lasts {total_ms} ms in total; it must be "
-            f"{LENGTH_MIN_MS}-{LENGTH_MAX_MS} ms"
+            f"the plan lasts {total_ms} ms in total; it must be {LENGTH_MIN_MS}-{LENGTH_MAX_MS} ms"
         )
 
 

@@ -251,12 +251,14 @@ class Sandbox:
                 return self._bad_prompt(compose.prompt or "an original song")
             case "bad_plan":
                 source = compose.composition_plan or plan_from_prompt(
-                    compose.prompt or "", compose.music_length_ms or DEFAULT_LENGTH_MS,
+                    compose.prompt or "",
+                    compose.music_length_ms or DEFAULT_LENGTH_MS,
                     compose.model_id,
                 )
                 suggestion = _strip_plan_faults(source.to_wire())
                 return _error(
-                    self.copyright_status, "bad_composition_plan",
+                    self.copyright_status,
+                    "bad_composition_plan",
                     "The composition plan contains copyrighted material.",
                     data={"composition_plan_suggestion": suggestion},
                 )
@@ -273,7 +275,8 @@ class Sandbox:
                 )
             case "rate_limit":
                 return _error(
-                    429, "too_many_concurrent_requests",
+                    429,
+                    "too_many_concurrent_requests",
                     "Too many concurrent requests. Your current subscription is associated with "
                     "a maximum of 2 concurrent requests (running in parallel).",
                     headers=retry,
@@ -291,7 +294,8 @@ class Sandbox:
         cleaned = " ".join(_NAME_PHRASE.sub(" ", strip_faults(prompt)).split()) or "song"
         suggestion = f"An original {cleaned[0].lower()}{cleaned[1:]}"
         return _error(
-            self.copyright_status, "bad_prompt",
+            self.copyright_status,
+            "bad_prompt",
             "The prompt contains copyrighted material.",
             data={"prompt_suggestion": suggestion},
         )
@@ -436,7 +440,8 @@ def _authorize(request: web.Request, api_key: str) -> web.Response | None:
     given = request.headers.get("xi-api-key")
     if not given:
         return _error(
-            401, "needs_authorization",
+            401,
+            "needs_authorization",
             "Neither authorization header nor xi-api-key received, please provide one.",
         )
     if given != api_key:

@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args,
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
@@ -33,8 +36,14 @@ def sandbox_env(sandbox: RunningSandbox) -> dict[str, str]:
 
 async def test_compose_writes_a_playable_mp3(sandbox: RunningSandbox, workdir: Path) -> None:
     code, out, err = await run_cli(
-        "compose", "lofi beat", "--length", "5", "--out", "x.mp3",
-        env=sandbox_env(sandbox), cwd=workdir,
+        "compose",
+        "lofi beat",
+        "--length",
+        "5",
+        "--out",
+        "x.mp3",
+        env=sandbox_env(sandbox),
+        cwd=workdir,
     )
     assert code == 0, err
     assert mp3_seconds((workdir / "x.mp3").read_bytes()) == pytest.approx(5.0, abs=0.1)
@@ -43,8 +52,14 @@ async def test_compose_writes_a_playable_mp3(sandbox: RunningSandbox, workdir: P
 
 async def test_compose_prints_the_suggestion(sandbox: RunningSandbox, workdir: Path) -> None:
     code, _, err = await run_cli(
-        "compose", "a song like daft punk", "--length", "5", "--out", "x.mp3",
-        env=sandbox_env(sandbox), cwd=workdir,
+        "compose",
+        "a song like daft punk",
+        "--length",
+        "5",
+        "--out",
+        "x.mp3",
+        env=sandbox_env(sandbox),
+        cwd=workdir,
     )
     assert code == 3
     assert "Suggested prompt: An original a song" in err
@@ -57,8 +72,14 @@ async def test_compose_with_plan_and_detailed(sandbox: RunningSandbox, workdir: 
         '{"sectionName": "A", "durationMs": 4000}, {"sectionName": "B", "durationMs": 3000}]}'
     )
     code, out, err = await run_cli(
-        "compose", "--plan", "plan.json", "--detailed", "--out", "p.mp3",
-        env=sandbox_env(sandbox), cwd=workdir,
+        "compose",
+        "--plan",
+        "plan.json",
+        "--detailed",
+        "--out",
+        "p.mp3",
+        env=sandbox_env(sandbox),
+        cwd=workdir,
     )
     assert code == 0, err
     assert '"title": "Jazz"' in out
@@ -67,8 +88,14 @@ async def test_compose_with_plan_and_detailed(sandbox: RunningSandbox, workdir: 
 
 async def test_cut_stream_leaves_no_file(sandbox: RunningSandbox, workdir: Path) -> None:
     code, _, err = await run_cli(
-        "compose", "lofi fault:cut", "--length", "10", "--out", "x.mp3",
-        env=sandbox_env(sandbox), cwd=workdir,
+        "compose",
+        "lofi fault:cut",
+        "--length",
+        "10",
+        "--out",
+        "x.mp3",
+        env=sandbox_env(sandbox),
+        cwd=workdir,
     )
     assert code == 2
     assert "stopped before the end" in err
@@ -94,3 +121,10 @@ async def test_malformed_setting_names_the_variable_not_the_value(workdir: Path)
     assert "MUSIC_CONCURRENCY" in err
     assert "lots-secret-ish" not in err
     assert "Traceback" not in err
+
+
+async def test_run_without_discord_token_is_one_clear_line(workdir: Path) -> None:
+    code, _out, err = await run_cli("run", env={}, cwd=workdir)
+    assert code != 0
+    assert err.strip().count("\n") == 0
+    assert "DISCORD_TOKEN" in err and "Traceback" not in err

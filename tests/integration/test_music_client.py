@@ -121,8 +121,10 @@ async def test_bad_prompt_carries_the_suggestion(copyright_status: int) -> None:
 
 async def test_bad_plan_carries_a_valid_suggested_plan(music: MusicClient) -> None:
     plan = parse_plan(
-        {"positive_global_styles": ["fault:bad_plan"], "sections": [
-            {"section_name": "A", "duration_ms": 5000}]}
+        {
+            "positive_global_styles": ["fault:bad_plan"],
+            "sections": [{"section_name": "A", "duration_ms": 5000}],
+        }
     )
     with pytest.raises(BadCompositionPlan) as caught:
         await music.compose_detailed(build_request(plan=plan))
@@ -168,8 +170,9 @@ async def test_wrong_key_is_unauthorized_and_key_never_shown(sandbox: RunningSan
     assert secret not in repr(caught.value)
 
 
-@pytest.mark.parametrize(("fault", "error"), [("rate_limit", RateLimited), ("busy", Busy),
-                                              ("unavailable", Busy)])
+@pytest.mark.parametrize(
+    ("fault", "error"), [("rate_limit", RateLimited), ("busy", Busy), ("unavailable", Busy)]
+)
 async def test_busy_answers_are_retried_then_reported(
     sandbox: RunningSandbox, fault: str, error: type[RateLimited]
 ) -> None:
@@ -248,7 +251,9 @@ async def test_connection_refused_is_retried_then_reported() -> None:
             return await super().handle_async_request(request)
 
     async with MusicClient(
-        "k", base_url=f"http://127.0.0.1:{port}", retry_policy=FAST_RETRY,
+        "k",
+        base_url=f"http://127.0.0.1:{port}",
+        retry_policy=FAST_RETRY,
         transport=CountingTransport(),
     ) as client:
         with pytest.raises(TransportError, match="could not reach"):
@@ -268,12 +273,12 @@ async def test_connection_refused_is_retried_then_reported() -> None:
         {"prompt": "lofi", "plan": {"sections": [{"section_name": "A", "duration_ms": 5000}]}},
         {},
         {"plan": {"sections": [{"section_name": "A", "duration_ms": 2000}]}},
-        {"plan": {"sections": [{"section_name": "A", "duration_ms": 5000,
-                                "lines": ["x" * 201]}]}},
-        {"plan": {"sections": [{"section_name": "A", "duration_ms": 5000,
-                                "lines": ["la"] * 31}]}},
-        {"plan": {"sections": [{"section_name": "A", "duration_ms": 5000}]},
-         "model_id": "music_v2"},
+        {"plan": {"sections": [{"section_name": "A", "duration_ms": 5000, "lines": ["x" * 201]}]}},
+        {"plan": {"sections": [{"section_name": "A", "duration_ms": 5000, "lines": ["la"] * 31}]}},
+        {
+            "plan": {"sections": [{"section_name": "A", "duration_ms": 5000}]},
+            "model_id": "music_v2",
+        },
     ],
 )
 async def test_bad_input_is_refused_before_sending(

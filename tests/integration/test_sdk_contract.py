@@ -31,7 +31,7 @@ async def test_sdk_compose_detailed(sdk: AsyncElevenLabs, music: MusicClient) ->
         clean = await ours.audio.read()
     # The SDK keeps the closing delimiter inside the audio (its known bug); ours does not.
     assert result.audio.startswith(clean)
-    assert result.audio[len(clean):].strip().endswith(b"--")
+    assert result.audio[len(clean) :].strip().endswith(b"--")
 
 
 async def test_sdk_composition_plan(sdk: AsyncElevenLabs) -> None:

@@ -30,8 +30,15 @@ def test_copyright_is_read_from_the_body_not_the_status(status: int) -> None:
 
 
 def test_newer_body_with_code_and_request_id() -> None:
-    body = {"detail": {"type": "invalid_request", "code": "bad_prompt", "message": "nope",
-                       "request_id": "r1", "data": {"prompt_suggestion": "x"}}}
+    body = {
+        "detail": {
+            "type": "invalid_request",
+            "code": "bad_prompt",
+            "message": "nope",
+            "request_id": "r1",
+            "data": {"prompt_suggestion": "x"},
+        }
+    }
     error = error_from_response(400, body)
     assert isinstance(error, BadPrompt)
     assert (error.message, error.request_id) == ("nope", "r1")
@@ -54,8 +61,12 @@ def test_refusal_without_suggestion_is_harmful(detail: dict[str, Any]) -> None:
 def test_plan_suggestion_as_object_or_json_string() -> None:
     plan = {"sections": []}
     for value in (plan, '{"sections": []}'):
-        body = {"detail": {"status": "bad_composition_plan",
-                           "data": {"composition_plan_suggestion": value}}}
+        body = {
+            "detail": {
+                "status": "bad_composition_plan",
+                "data": {"composition_plan_suggestion": value},
+            }
+        }
         error = error_from_response(400, body)
         assert isinstance(error, BadCompositionPlan)
         assert error.plan_suggestion == plan
@@ -81,9 +92,7 @@ def test_plan_suggestion_as_object_or_json_string() -> None:
         (400, {"detail": {"status": "invalid_parameters", "message": "bad"}}, InvalidRequest),
     ],
 )
-def test_status_and_body_map_to_one_error(
-    status: int, body: Any, kind: type[MusicError]
-) -> None:
+def test_status_and_body_map_to_one_error(status: int, body: Any, kind: type[MusicError]) -> None:
     error = error_from_response(status, body, retry_after=2.0)
     assert type(error) is kind
     assert error.status_code == status

@@ -7,10 +7,21 @@ from bot.music.models import mp3_bitrate_kbps
 
 
 def test_camel_case_in_snake_case_out() -> None:
-    plan = parse_plan({"positiveGlobalStyles": ["pop"], "negativeGlobalStyles": [],
-                       "sections": [{"sectionName": "Verse", "positiveLocalStyles": [],
-                                     "negativeLocalStyles": [], "durationMs": 10000,
-                                     "lines": ["hello"]}]})
+    plan = parse_plan(
+        {
+            "positiveGlobalStyles": ["pop"],
+            "negativeGlobalStyles": [],
+            "sections": [
+                {
+                    "sectionName": "Verse",
+                    "positiveLocalStyles": [],
+                    "negativeLocalStyles": [],
+                    "durationMs": 10000,
+                    "lines": ["hello"],
+                }
+            ],
+        }
+    )
     assert isinstance(plan, MusicPrompt)
     wire = plan.to_wire()
     assert wire["positive_global_styles"] == ["pop"]
@@ -19,8 +30,10 @@ def test_camel_case_in_snake_case_out() -> None:
 
 
 def test_plan_shapes_are_told_apart_by_keys() -> None:
-    v2 = parse_plan('{"chunks": [{"text": "[Verse]", "duration_ms": 5000, "positive_styles": []},'
-                    ' {"song_id": "abc", "range": {"start_ms": 0, "end_ms": 4000}}]}')
+    v2 = parse_plan(
+        '{"chunks": [{"text": "[Verse]", "duration_ms": 5000, "positive_styles": []},'
+        ' {"song_id": "abc", "range": {"start_ms": 0, "end_ms": 4000}}]}'
+    )
     assert isinstance(v2, ChunkPlan)
     assert v2.duration_ms == 9000
 
@@ -48,8 +61,12 @@ def test_plan_limits(plan: dict[str, object]) -> None:
 
 def test_request_body_uses_wire_names_and_omits_unset() -> None:
     body = build_request(prompt="lofi", length_s=12.5, force_instrumental=True).body()
-    assert body == {"prompt": "lofi", "music_length_ms": 12500, "model_id": "music_v1",
-                    "force_instrumental": True}
+    assert body == {
+        "prompt": "lofi",
+        "music_length_ms": 12500,
+        "model_id": "music_v1",
+        "force_instrumental": True,
+    }
 
 
 def test_invalid_input_message_names_the_field() -> None:

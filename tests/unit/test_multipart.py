@@ -18,11 +18,29 @@ AUDIO = bytes(range(256)) * 40 + b"\r\n--not-the-boundary\r\n" + b"\n\n\r\n"
 def body(newline: bytes, boundary: bytes = b"b0undary", preamble: bytes = b"") -> bytes:
     n = newline
     return (
-        preamble + b"--" + boundary + n + b"Content-Type: application/json" + n + n
-        + b'{"song_metadata": {"title": "T"}}' + n
-        + b"--" + boundary + n + b"Content-Type: audio/mpeg" + n
-        + b'Content-Disposition: attachment; filename="song.mp3"' + n + n
-        + AUDIO + n + b"--" + boundary + b"--" + n
+        preamble
+        + b"--"
+        + boundary
+        + n
+        + b"Content-Type: application/json"
+        + n
+        + n
+        + b'{"song_metadata": {"title": "T"}}'
+        + n
+        + b"--"
+        + boundary
+        + n
+        + b"Content-Type: audio/mpeg"
+        + n
+        + b'Content-Disposition: attachment; filename="song.mp3"'
+        + n
+        + n
+        + AUDIO
+        + n
+        + b"--"
+        + boundary
+        + b"--"
+        + n
     )
 
 

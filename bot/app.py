@@ -1,0 +1,143 @@
+"""MusicBot and the two ways to start it: `run` (the bot) and `sync` (register commands)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.config import ConfigError, Settings
+from bot.flow import ComposeFlow
+from bot.jobs import Composer
+from bot.music import MusicClient
+from bot.sandbox.server import DEFAULT_API_KEY, Sandbox, serve
+from bot.store import Database, SuggestionStore
+from bot.tree import MusicTree
+from bot.ui.buttons import UseSuggestionButton
+
+log = logging.getLogger(__name__)
+
+
+class MusicBot(commands.Bot):
+    """Receives its services ready-made; owns them from then on and closes them on shutdown."""
+
+    def __init__(
+        self,
+        *,
+        music: MusicClient,
+        database: Database,
+        music_concurrency: int,
+        model_id: Any = "music_v1",
+        progress_interval: float = 5.0,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # the guild cache gives channels and upload limits
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=MusicTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.music = music
+        self.database = database
+        self.composer = Composer(music, concurrency=music_concurrency)
+        self.suggestions = SuggestionStore(database.engine)
+        self.compose_flow = ComposeFlow(
+            self.composer,
+            self.suggestions,
+            model_id=model_id,
+            progress_interval=progress_interval,
+        )
+
+    async def setup_hook(self) -> None:
+        from bot.cogs.compose import ComposeCog
+
+        await self.database.open()
+        await self.add_cog(ComposeCog(self.compose_flow))
+        self.add_dynamic_items(UseSuggestionButton)
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s in %d server(s)", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        await super().close()
+        await self.music.aclose()
+        await self.database.close()
+
+
+def use_discord_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at a REST/gateway proxy or a local Discord (it has no public option)."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def build_bot(settings: Settings, music: MusicClient, **options: Any) -> MusicBot:
+    use_discord_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
+    return MusicBot(
+        music=music,
+        database=Database(settings.database_url),
+        music_concurrency=settings.music_concurrency,
+        model_id=settings.music_model_id,
+        **options,
+    )
+
+
+async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
+    token = settings.require_discord_token().get_secret_value()
+    runner = None
+    if settings.elevenlabs_api_key is not None and not sandbox:
+        music = MusicClient(settings.elevenlabs_api_key, base_url=settings.elevenlabs_base_url)
+    elif sandbox:
+        runner, url = await serve(Sandbox(), "127.0.0.1", 0)
+        log.warning("composing with the built-in sandbox at %s: synthesised test music", url)
+        music = MusicClient(DEFAULT_API_KEY, base_url=url)
+    else:
+        raise ConfigError(
+            "ELEVENLABS_API_KEY is not set: set it, or start with --sandbox to try the bot "
+            "with synthesised music"
+        )
+    bot = build_bot(settings, music)
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        raise ConfigError("DISCORD_TOKEN was refused by Discord") from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError("Discord refused the bot's intents") from None
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+    return 0
+
+
+async def sync_commands(settings: Settings, *, guild_id: int | None) -> int:
+    """Register the slash commands once, instead of on every start (Discord caps creates)."""
+    token = settings.require_discord_token().get_secret_value()
+    music = MusicClient(
+        settings.elevenlabs_api_key or DEFAULT_API_KEY, base_url=settings.elevenlabs_base_url
+    )
+    bot = build_bot(settings, music)
+    try:
+        async with bot:
+            await bot.login(token)
+            if guild_id is not None:
+                guild = discord.Object(id=guild_id)
+                bot.tree.copy_global_to(guild=guild)
+                synced = await bot.tree.sync(guild=guild)
+                where = f"server {guild_id}"
+            else:
+                synced = await bot.tree.sync()
+                where = "all servers (may take up to an hour to appear)"
+    except discord.LoginFailure:
+        raise ConfigError("DISCORD_TOKEN was refused by Discord") from None
+    names = ", ".join(sorted(f"/{c.name}" for c in synced))
+    print(f"registered {len(synced)} command(s) in {where}: {names}")
+    return 0

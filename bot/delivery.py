@@ -1,0 +1,105 @@
+"""Finished track -> Discord: an MP3 that fits the upload limit, and a way to post it late."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.music.models import OutputFormat
+
+log = logging.getLogger(__name__)
+
+# Best first. 192 kbps needs a higher ElevenLabs tier, so 128 (the API's own default) leads.
+MP3_CHOICES: tuple[tuple[OutputFormat, int], ...] = (
+    ("mp3_44100_128", 128),
+    ("mp3_44100_96", 96),
+    ("mp3_44100_64", 64),
+)
+_CONTAINER_BYTES = 16 * 1024
+_EXPIRED_TOKEN_CODES = {50027, 10015}
+
+
+def estimated_mp3_bytes(seconds: float, kbps: int) -> int:
+    """CBR size with a margin for frame padding and tags."""
+    return int(seconds * kbps * 1000 / 8 * 1.02) + _CONTAINER_BYTES
+
+
+def pick_output_format(seconds: float, limit_bytes: int) -> OutputFormat | None:
+    """The best MP3 format whose file for `seconds` fits `limit_bytes`, or None."""
+    for output_format, kbps in MP3_CHOICES:
+        if estimated_mp3_bytes(seconds, kbps) <= limit_bytes:
+            return output_format
+    return None
+
+
+def longest_fitting_seconds(limit_bytes: int) -> int:
+    """The longest track (whole seconds) that fits at the lowest bitrate offered."""
+    _, kbps = MP3_CHOICES[-1]
+    return max(0, int((limit_bytes - _CONTAINER_BYTES) / (kbps * 1000 / 8 * 1.02)))
+
+
+def track_filename(title: str | None, prompt: str) -> str:
+    """A safe file name from the title, or the prompt: `[a-z0-9-]` plus `.mp3`."""
+    for source in (title, prompt):
+        if not source:
+            continue
+        ascii_text = unicodedata.normalize("NFKD", source).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
+        if slug:
+            return f"{slug}.mp3"
+    return "track.mp3"
+
+
+def is_expired_token(error: discord.HTTPException) -> bool:
+    return error.code in _EXPIRED_TOKEN_CODES or error.status == 401
+
+
+@dataclass
+class ProgressMessage:
+    """The message a compose reports to, reached through the interaction's 15-minute token.
+
+    For a slash command it is the deferred original response; for a button, a follow-up.
+    """
+
+    interaction: discord.Interaction
+    followup: discord.WebhookMessage | None = None
+
+    async def edit(self, **fields: Any) -> None:
+        fields.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        if self.followup is not None:
+            await self.followup.edit(**fields)
+        else:
+            await self.interaction.edit_original_response(**fields)
+
+    async def try_edit(self, **fields: Any) -> bool:
+        """Edit if the token still works; False (quietly) when it no longer does."""
+        if self.interaction.is_expired():
+            return False
+        try:
+            await self.edit(**fields)
+        except discord.HTTPException as exc:
+            if not is_expired_token(exc):
+                log.warning("could not update a progress message: %s", exc)
+            return False
+        return True
+
+
+async def post_late(
+    channel: discord.abc.Messageable,
+    requester: discord.abc.User,
+    content: str,
+    **fields: Any,
+) -> discord.Message:
+    """Post to the channel with the bot token, pinging only the requester."""
+    return await channel.send(
+        f"{requester.mention} {content}",
+        allowed_mentions=discord.AllowedMentions(
+            everyone=False, roles=False, users=[requester], replied_user=False
+        ),
+        **fields,
+    )

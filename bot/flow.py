@@ -1,0 +1,344 @@
+"""One compose as members see it: check, acknowledge, queue, report progress, deliver.
+
+The Discord side of a compose. The music work itself is the Composer's (`bot.jobs`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import discord
+
+from bot.delivery import (
+    ProgressMessage,
+    is_expired_token,
+    longest_fitting_seconds,
+    pick_output_format,
+    post_late,
+    track_filename,
+)
+from bot.jobs import ComposeJob, Composer
+from bot.music import (
+    BadCompositionPlan,
+    BadPrompt,
+    HarmfulContent,
+    InvalidInput,
+    MusicError,
+    Track,
+    build_request,
+)
+from bot.music.models import LENGTH_MAX_MS, LENGTH_MIN_MS, PROMPT_MAX_CHARS, ModelId
+from bot.store import SuggestionStore
+from bot.ui.buttons import suggestion_view
+from bot.ui.embeds import suggestion_embed, track_embed
+from bot.ui.text import duration, inert, music_error
+
+log = logging.getLogger(__name__)
+
+MIN_SECONDS = LENGTH_MIN_MS // 1000
+MAX_SECONDS = LENGTH_MAX_MS // 1000
+PROGRESS_INTERVAL = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeOrder:
+    """What a member asked for."""
+
+    prompt: str
+    length_s: int
+    instrumental: bool
+
+
+def check_order(prompt: str, length_s: int) -> str | None:
+    """Why the order cannot be composed, in one friendly sentence, or None."""
+    if not prompt.strip():
+        return "Please describe the music you want: the prompt is empty."
+    if len(prompt) > PROMPT_MAX_CHARS:
+        return f"That prompt is {len(prompt):,} characters; the limit is {PROMPT_MAX_CHARS:,}."
+    if not MIN_SECONDS <= length_s <= MAX_SECONDS:
+        return (
+            f"The length must be between {MIN_SECONDS} and {MAX_SECONDS} seconds "
+            f"(you asked for {length_s})."
+        )
+    return None
+
+
+class ProgressReporter:
+    """Shows the queue position, then "Composing… N s", editing at most every few seconds."""
+
+    def __init__(self, progress: ProgressMessage, order: ComposeOrder, interval: float) -> None:
+        self._progress = progress
+        self._order = order
+        self._interval = interval
+        self._ticker: asyncio.Task[None] | None = None
+
+    def _headline(self) -> str:
+        return f"“{inert(self._order.prompt, 80)}” · {duration(self._order.length_s)}"
+
+    async def queued(self, position: int) -> None:
+        ahead = "you're next" if position == 1 else f"#{position} in line"
+        await self._progress.try_edit(content=f"🎼 Queued — {ahead}\n{self._headline()}")
+
+    async def started(self) -> None:
+        self._ticker = asyncio.create_task(self._tick(time.monotonic()))
+
+    async def _tick(self, started: float) -> None:
+        while True:
+            elapsed = round(time.monotonic() - started)
+            if not await self._progress.try_edit(
+                content=f"🎵 Composing… {elapsed} s\n{self._headline()}"
+            ):
+                return
+            await asyncio.sleep(self._interval)
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+
+
+class ComposeFlow:
+    def __init__(
+        self,
+        composer: Composer,
+        suggestions: SuggestionStore,
+        *,
+        model_id: ModelId = "music_v1",
+        progress_interval: float = PROGRESS_INTERVAL,
+    ) -> None:
+        self._composer = composer
+        self._suggestions = suggestions
+        self._model_id = model_id
+        self._progress_interval = progress_interval
+
+    # -- entry points -------------------------------------------------------------------------
+
+    async def compose(self, interaction: discord.Interaction, order: ComposeOrder) -> None:
+        """`/music compose`: everything before the defer is quick and local."""
+        output_format = await self._refuse_or_format(interaction, order)
+        if output_format is None:
+            return
+        await interaction.response.defer(thinking=True)
+        await self._run(ProgressMessage(interaction), interaction, order, output_format)
+
+    async def use_suggestion(self, interaction: discord.Interaction, suggestion_id: str) -> None:
+        """The "Compose with this" button."""
+        suggestion = await self._suggestions.get(suggestion_id)
+        if suggestion is None:
+            await _ephemeral(interaction, "This suggestion is no longer available.")
+            return
+        if interaction.user.id != suggestion.user_id:
+            await _ephemeral(
+                interaction, "Only the member who asked for this track can use this button."
+            )
+            return
+        order = ComposeOrder(suggestion.prompt, suggestion.length_s, suggestion.instrumental)
+        output_format = await self._refuse_or_format(interaction, order)
+        if output_format is None:
+            return
+        if not await self._suggestions.claim(suggestion_id):
+            await _ephemeral(interaction, "This suggestion has already been used.")
+            return
+        await interaction.response.edit_message(view=suggestion_view(suggestion_id, disabled=True))
+        followup = await interaction.followup.send(
+            "🎼 Composing the suggested prompt…",
+            wait=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        delivered = await self._run(
+            ProgressMessage(interaction, followup), interaction, order, output_format
+        )
+        if not delivered:
+            await self._suggestions.release(suggestion_id)
+
+    # -- the work -----------------------------------------------------------------------------
+
+    async def _refuse_or_format(
+        self, interaction: discord.Interaction, order: ComposeOrder
+    ) -> str | None:
+        """Answer ephemerally and return None when the order cannot go ahead."""
+        problem = check_order(order.prompt, order.length_s)
+        if problem is None and interaction.guild is None:
+            problem = "Music can only be composed in a server channel."
+        if problem is not None:
+            await _ephemeral(interaction, problem)
+            return None
+        assert interaction.guild is not None
+        # The fallback post after the token expires uses the bot's own (guild) limit.
+        limit = min(interaction.filesize_limit, interaction.guild.filesize_limit)
+        output_format = pick_output_format(order.length_s, limit)
+        if output_format is None:
+            longest = longest_fitting_seconds(limit)
+            hint = (
+                f"The longest that fits is {duration(longest)}."
+                if longest >= MIN_SECONDS
+                else "No track fits it."
+            )
+            await _ephemeral(
+                interaction,
+                f"A {duration(order.length_s)} track would not fit the upload limit here "
+                f"({limit / 1024 / 1024:.1f} MiB). {hint}",
+            )
+            return None
+        return output_format
+
+    async def _run(
+        self,
+        progress: ProgressMessage,
+        interaction: discord.Interaction,
+        order: ComposeOrder,
+        output_format: str,
+    ) -> bool:
+        """Queue, compose and deliver; True when the member received a track."""
+        try:
+            request = build_request(
+                prompt=order.prompt,
+                length_s=order.length_s,
+                model_id=self._model_id,
+                force_instrumental=order.instrumental or None,
+            )
+        except InvalidInput as exc:
+            await self._report(progress, interaction, content=f"⚠️ {inert(exc.message, 500)}")
+            return False
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        job = ComposeJob(
+            id=uuid.uuid4().hex,
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            channel_id=interaction.channel_id,
+            request=request,
+            output_format=output_format,
+        )
+        reporter = ProgressReporter(progress, order, self._progress_interval)
+        try:
+            track = await self._composer.run(job, reporter)
+        except BadPrompt as exc:
+            await reporter.stop()
+            await self._offer_suggestion(progress, interaction, order, exc.prompt_suggestion)
+            return False
+        except (HarmfulContent, BadCompositionPlan) as exc:
+            await reporter.stop()
+            await self._report(progress, interaction, content=music_error(exc))
+            return False
+        except MusicError as exc:
+            await reporter.stop()
+            log.warning("job %s failed: %r %s", job.id, exc, exc.message)
+            await self._report(progress, interaction, content=music_error(exc))
+            return False
+        except Exception:
+            await reporter.stop()
+            log.exception("job %s failed unexpectedly", job.id)
+            await self._report(
+                progress,
+                interaction,
+                content="💥 Something went wrong while composing. Nothing was taken from "
+                "your quota; please try again.",
+            )
+            return False
+        await reporter.stop()
+        with track:
+            return await self._deliver(progress, interaction, order, track)
+
+    async def _deliver(
+        self,
+        progress: ProgressMessage,
+        interaction: discord.Interaction,
+        order: ComposeOrder,
+        track: Track,
+    ) -> bool:
+        embed = track_embed(
+            prompt=order.prompt,
+            length_s=order.length_s,
+            requester=interaction.user,
+            metadata=track.metadata,
+            output_format=track.output_format or "",
+        )
+        filename = track_filename(track.title, order.prompt)
+        delivered = await self._report(
+            progress,
+            interaction,
+            late_note="your track is ready:",
+            content=None,
+            embed=embed,
+            attachments=lambda: [
+                # A fresh File each time: a failed upload leaves the previous one consumed.
+                discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename)
+            ],
+        )
+        if delivered:
+            log.info(
+                "job delivered %s (%d bytes) to %s", filename, track.size, interaction.channel_id
+            )
+        return delivered
+
+    async def _offer_suggestion(
+        self,
+        progress: ProgressMessage,
+        interaction: discord.Interaction,
+        order: ComposeOrder,
+        suggestion: str,
+    ) -> None:
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        suggestion_id = await self._suggestions.save(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            prompt=suggestion[:PROMPT_MAX_CHARS],
+            length_s=order.length_s,
+            instrumental=order.instrumental,
+        )
+        await self._report(
+            progress,
+            interaction,
+            content=None,
+            embed=suggestion_embed(prompt=order.prompt, suggestion=suggestion),
+            view=suggestion_view(suggestion_id),
+        )
+
+    async def _report(
+        self,
+        progress: ProgressMessage,
+        interaction: discord.Interaction,
+        *,
+        late_note: str = "about your music request:",
+        attachments: Callable[[], list[discord.File]] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Edit the progress message; once its token has expired, post to the channel."""
+        if not interaction.is_expired():
+            try:
+                files = {"attachments": attachments()} if attachments is not None else {}
+                await progress.edit(**fields, **files)
+                return True
+            except discord.HTTPException as exc:
+                if not is_expired_token(exc):
+                    log.error("could not deliver to %s: %s", interaction.channel_id, exc)
+                    return False
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            log.error("the token expired and channel %s is unknown", interaction.channel_id)
+            return False
+        late: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+        if attachments is not None:
+            late["files"] = attachments()
+        try:
+            await post_late(channel, interaction.user, late_note, **late)
+        except discord.HTTPException as exc:
+            log.error("could not post to channel %s: %s", interaction.channel_id, exc)
+            return False
+        return True
+
+
+async def _ephemeral(interaction: discord.Interaction, message: str) -> None:
+    await interaction.response.send_message(
+        message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+    )

@@ -1,0 +1,50 @@
+"""Versioned schema steps, applied in order at start-up; nothing for a user to run by hand."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, inspect, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import schema
+
+log = logging.getLogger(__name__)
+
+
+def _create(*tables: str) -> Callable[[Connection], None]:
+    def step(connection: Connection) -> None:
+        schema.metadata.create_all(
+            connection, tables=[schema.metadata.tables[name] for name in tables]
+        )
+
+    return step
+
+
+# Append only: a released step never changes.
+STEPS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _create("suggestions")),
+]
+
+
+async def migrate(engine: AsyncEngine) -> int:
+    """Apply the steps the database has not seen; return the schema version."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_create("schema_version"))
+        if engine.dialect.name == "postgresql":
+            # Two processes starting together must not both run the same step.
+            await connection.exec_driver_sql("LOCK TABLE schema_version IN EXCLUSIVE MODE")
+        done = set((await connection.execute(select(schema.schema_version.c.version))).scalars())
+        for version, step in STEPS:
+            if version in done:
+                continue
+            await connection.run_sync(step)
+            await connection.execute(
+                schema.schema_version.insert().values(version=version, applied_at=time.time())
+            )
+            log.info("database schema upgraded to version %d", version)
+        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+        log.debug("tables: %s", tables)
+    return max(v for v, _ in STEPS)

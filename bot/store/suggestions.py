@@ -1,0 +1,92 @@
+"""Prompt suggestions behind "Compose with this" buttons, kept so old buttons still work."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .schema import suggestions
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    id: str
+    guild_id: int
+    channel_id: int
+    user_id: int
+    prompt: str
+    length_s: int
+    instrumental: bool
+    used: bool
+
+
+class SuggestionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def save(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        prompt: str,
+        length_s: int,
+        instrumental: bool,
+    ) -> str:
+        suggestion_id = uuid.uuid4().hex
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                suggestions.insert().values(
+                    id=suggestion_id,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    prompt=prompt,
+                    length_s=length_s,
+                    instrumental=instrumental,
+                    created_at=time.time(),
+                )
+            )
+        return suggestion_id
+
+    async def get(self, suggestion_id: str) -> Suggestion | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(suggestions).where(suggestions.c.id == suggestion_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        return Suggestion(
+            id=row.id,
+            guild_id=row.guild_id,
+            channel_id=row.channel_id,
+            user_id=row.user_id,
+            prompt=row.prompt,
+            length_s=row.length_s,
+            instrumental=row.instrumental,
+            used=row.used_at is not None,
+        )
+
+    async def claim(self, suggestion_id: str) -> bool:
+        """Mark it used; False when someone already did (a double click composes once)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(suggestions)
+                .where(suggestions.c.id == suggestion_id, suggestions.c.used_at.is_(None))
+                .values(used_at=time.time())
+            )
+        return result.rowcount == 1
+
+    async def release(self, suggestion_id: str) -> None:
+        """Make it usable again (the compose it started did not deliver)."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(suggestions).where(suggestions.c.id == suggestion_id).values(used_at=None)
+            )

@@ -1,0 +1,257 @@
+"""/music compose end to end: gateway in, REST out, MP3 bytes checked."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.app import MusicBot
+from tests.audio import mp3_seconds
+from tests.conftest import RunningSandbox
+from tests.e2e.conftest import BotFactory
+from tests.fakes.discord_server import ALICE, BOB, MIB, FakeDiscord, Interaction, Recorded
+
+
+def attachments_of(fake: FakeDiscord, message: dict[str, Any]) -> list[bytes]:
+    return [fake.attachments[int(a["id"])] for a in message["attachments"]]
+
+
+async def finished(fake: FakeDiscord, interaction: Interaction) -> dict[str, Any]:
+    """The original response once it stops showing progress."""
+
+    def done() -> dict[str, Any] | None:
+        message = fake.original(interaction)
+        if message is None:
+            return None
+        busy = message["content"].startswith(("🎼", "🎵")) or message["flags"] & 128
+        return None if busy else message
+
+    result: dict[str, Any] = await fake.wait_for(done, timeout=20)
+    return result
+
+
+def ephemeral_reply(fake: FakeDiscord, interaction: Interaction) -> Recorded | None:
+    for record in fake.sent("POST", rf"/interactions/{interaction.id}/"):
+        data = (record.payload or {}).get("data") or {}
+        if record.payload.get("type") == 4 and data.get("flags", 0) & 64:
+            return record
+    return None
+
+
+def message_writes(fake: FakeDiscord) -> list[Recorded]:
+    return [
+        r
+        for r in fake.requests
+        if r.method in ("POST", "PATCH")
+        and ("/webhooks/" in r.path or "/messages" in r.path or "/callback" in r.path)
+    ]
+
+
+async def test_compose_delivers_an_mp3_with_embed(
+    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi beat", "length": 5}
+    )
+    callback = await discord_fake.wait_for(
+        lambda: discord_fake.sent("POST", rf"/interactions/{interaction.id}/")
+    )
+    assert callback[0].payload["type"] == 5, "a public, thinking defer"
+    assert callback[0].at - interaction.created < 3.0
+
+    message = await finished(discord_fake, interaction)
+    (audio,) = attachments_of(discord_fake, message)
+    assert mp3_seconds(audio) == pytest.approx(5.0, abs=0.15)
+    assert message["attachments"][0]["filename"] == "lofi-beat.mp3"
+    embed = message["embeds"][0]
+    assert embed["title"] == "Lofi Beat"
+    assert str(ALICE.id) in json.dumps(embed)
+    assert any(f["name"] == "Length" and f["value"] == "0:05" for f in embed["fields"])
+    for record in message_writes(discord_fake):
+        payload = record.payload or {}
+        body = payload.get("data", payload) if "/callback" in record.path else payload
+        if "content" in body or "embeds" in body:
+            assert body.get("allowed_mentions") == {"parse": []}, record.path
+    assert [r.path for r in sandbox.sandbox.requests] == ["/v1/music/detailed"]
+    assert sandbox.sandbox.requests[0].query["output_format"] == "mp3_44100_128"
+
+
+async def test_hostile_prompt_is_echoed_inert(bot: MusicBot, discord_fake: FakeDiscord) -> None:
+    prompt = "@everyone **bold** <@1100000000000000012> `code` lofi"
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": prompt, "length": 5}
+    )
+    message = await finished(discord_fake, interaction)
+    text = json.dumps(message["embeds"]) + message["content"]
+    assert "@everyone" not in text.replace("@\\u200beveryone", "")
+    assert "**bold**" not in text and "\\\\*\\\\*bold\\\\*\\\\*" in text
+    assert message["allowed_mentions"] == {"parse": []}
+    assert message["attachments"]
+
+
+async def test_bad_prompt_offers_the_suggestion_to_the_requester_only(
+    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "a track like Daft Punk", "length": 5}
+    )
+    message = await finished(discord_fake, interaction)
+    assert not message["attachments"]
+    assert "An original a track" in json.dumps(message["embeds"])
+    button = message["components"][0]["components"][0]
+    assert button["label"] == "Compose with this"
+    assert len(button["custom_id"]) <= 100 and "Daft" not in button["custom_id"]
+
+    stranger = await discord_fake.click(BOB, message, button["custom_id"])
+    refused = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, stranger))
+    assert "Only the member" in refused.payload["data"]["content"]
+    assert len(sandbox.sandbox.compose_requests()) == 1
+
+    click = await discord_fake.click(ALICE, message, button["custom_id"])
+
+    def delivered() -> dict[str, Any] | None:
+        for m in discord_fake.messages.values():
+            if m["attachments"] and m["id"] != message["id"]:
+                return m
+        return None
+
+    track_message = await discord_fake.wait_for(delivered, timeout=20)
+    assert mp3_seconds(attachments_of(discord_fake, track_message)[0]) == pytest.approx(5, abs=0.15)
+    requests = sandbox.sandbox.compose_requests()
+    assert requests[-1].body["prompt"] == "An original a track"
+    # The suggestion message's button is disabled once used.
+    assert discord_fake.messages[int(message["id"])]["components"][0]["components"][0]["disabled"]
+    assert click.acknowledged
+
+
+async def test_suggestion_button_survives_a_restart(
+    start_bot: BotFactory, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    first = await start_bot()
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "like the beatles", "length": 4}
+    )
+    message = await finished(discord_fake, interaction)
+    custom_id = message["components"][0]["components"][0]["custom_id"]
+    await first.close()
+    discord_fake.identified.clear()
+
+    await start_bot()
+    await discord_fake.click(ALICE, message, custom_id)
+    await discord_fake.wait_for(
+        lambda: any(m["attachments"] for m in discord_fake.messages.values()), timeout=20
+    )
+    assert sandbox.sandbox.compose_requests()[-1].body["prompt"] == "An original song"
+
+
+async def test_harmful_gets_a_refusal_without_button(
+    bot: MusicBot, discord_fake: FakeDiscord
+) -> None:
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "something fault:harmful", "length": 5}
+    )
+    message = await finished(discord_fake, interaction)
+    assert "refused this prompt as harmful" in message["content"]
+    assert not message["components"] and not message["attachments"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("unauthorized", "API key was refused"),
+        ("rate_limit", "busy right now. Try again in 1 s"),
+        ("server_error", "had an error"),
+        ("cut", "cut off before it finished"),
+        ("quota", "out of credits"),
+        ("payment", "paid plan"),
+    ],
+)
+async def test_each_failure_has_its_own_message(
+    bot: MusicBot, discord_fake: FakeDiscord, fault: str, expected: str
+) -> None:
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": f"lofi fault:{fault}", "length": 5}
+    )
+    message = await finished(discord_fake, interaction)
+    assert expected in message["content"]
+    assert "Traceback" not in message["content"] and "fault:" not in message["content"]
+    assert not message["attachments"]
+
+
+async def test_too_long_for_the_upload_limit_is_refused_before_any_api_call(
+    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    interaction = await discord_fake.slash(
+        ALICE,
+        "music",
+        "compose",
+        {"prompt": "lofi", "length": 600},
+        attachment_size_limit=2 * MIB,
+    )
+    reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, interaction))
+    assert "would not fit" in reply.payload["data"]["content"]
+    assert "longest that fits is 4:" in reply.payload["data"]["content"]
+    assert sandbox.sandbox.requests == []
+
+
+async def test_ten_minutes_fits_an_unboosted_server_at_128_kbps(
+    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "ambient", "length": 600}
+    )
+    message = await finished(discord_fake, interaction)
+    (audio,) = attachments_of(discord_fake, message)
+    assert len(audio) <= 10 * MIB
+    assert sandbox.sandbox.requests[0].query["output_format"] == "mp3_44100_128"
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"prompt": "lofi", "length": 700}, "between 3 and 600 seconds"),
+        ({"prompt": "lofi", "length": 1}, "between 3 and 600 seconds"),
+        ({"prompt": "   ", "length": 5}, "prompt is empty"),
+        ({"prompt": "x" * 4200, "length": 5}, "the limit is 4,100"),
+    ],
+)
+async def test_out_of_range_options_are_checked_again(
+    bot: MusicBot,
+    discord_fake: FakeDiscord,
+    sandbox: RunningSandbox,
+    options: dict[str, Any],
+    expected: str,
+) -> None:
+    interaction = await discord_fake.slash(ALICE, "music", "compose", options)
+    reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, interaction))
+    assert expected in reply.payload["data"]["content"]
+    assert sandbox.sandbox.requests == []
+
+
+async def test_expired_token_posts_to_the_channel_pinging_only_the_requester(
+    bot: MusicBot, discord_fake: FakeDiscord
+) -> None:
+    discord_fake.token_lifetime = 0.6
+    await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi fault:slow:1", "length": 5}
+    )
+    posted = await discord_fake.wait_for(
+        lambda: [r for r in discord_fake.sent("POST", r"/channels/\d+/messages$") if r.files],
+        timeout=20,
+    )
+    payload = posted[0].payload
+    assert payload["content"].startswith(f"<@{ALICE.id}>")
+    assert payload["allowed_mentions"] == {"parse": [], "users": [ALICE.id]}
+    assert mp3_seconds(posted[0].files[0].data) == pytest.approx(5, abs=0.15)
+
+
+async def test_a_discord_429_is_waited_out(bot: MusicBot, discord_fake: FakeDiscord) -> None:
+    discord_fake.fail_once("PATCH", r"/messages/@original$")
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "jazz", "length": 3}
+    )
+    message = await finished(discord_fake, interaction)
+    assert message["attachments"]
+    assert any(r.status == 429 for r in discord_fake.requests)

@@ -1,0 +1,758 @@
+"""A local Discord: REST v10 and the gateway on aiohttp, enough for an unmodified discord.py.
+
+It behaves as Discord documents where a bot could get it wrong: JSON with exactly
+`application/json`, 3 s to the first interaction callback (10062), no double acknowledgement
+(40060), interaction tokens that expire (50027), per-attachment upload limits (413/40005),
+2000-character content (50035), and 429s with `retry_after` and `Via`. Every request is recorded,
+attachment bytes included, and tests wait on the record instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+GUILD_ID = 1100000000000000001
+CHANNEL_ID = 1100000000000000002
+APP_ID = 1100000000000000003
+MOD_ROLE_ID = 1100000000000000004
+DJ_ROLE_ID = 1100000000000000005
+MANAGE_GUILD = 1 << 5
+# View channel, send messages, embed links, attach files, use application commands.
+BASIC_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 31)
+MIB = 1024 * 1024
+RECORD = web.RequestKey("record", object)
+
+
+DISCORD_EPOCH_MS = 1420070400000
+
+
+def _snowflakes() -> Iterator[int]:
+    """Ids that encode the current time, as Discord's do (discord.py reads times from them)."""
+    for counter in itertools.count():
+        yield ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (counter % 4096)
+
+
+def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name.title(),
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
+
+
+@dataclass
+class Member:
+    id: int
+    name: str
+    roles: list[int] = field(default_factory=list)
+    permissions: int = BASIC_PERMISSIONS
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "user": user_payload(self.id, self.name),
+            "roles": [str(r) for r in self.roles],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+        }
+
+
+BOT = Member(1100000000000000010, "elevenmusic")
+ALICE = Member(1100000000000000011, "alice")
+BOB = Member(1100000000000000012, "bob")
+MOD = Member(
+    1100000000000000013, "mod", roles=[MOD_ROLE_ID], permissions=BASIC_PERMISSIONS | MANAGE_GUILD
+)
+
+
+@dataclass
+class UploadedFile:
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    payload: Any
+    files: list[UploadedFile]
+    status: int = 0
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Interaction:
+    id: int
+    token: str
+    type: int
+    user: Member
+    created: float
+    payload: dict[str, Any]
+    acknowledged: bool = False
+    original_message_id: int | None = None
+
+    def attachment_limit(self, fake: FakeDiscord) -> int:
+        return int(self.payload["attachment_size_limit"])
+
+
+class DiscordError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class FakeDiscord:
+    def __init__(
+        self,
+        *,
+        token: str = "fake-bot-token",
+        attachment_size_limit: int = 10 * MIB,
+        token_lifetime: float = 15 * 60,
+        premium_tier: int = 0,
+    ) -> None:
+        self.token = token
+        self.attachment_size_limit = attachment_size_limit
+        self.token_lifetime = token_lifetime
+        self.premium_tier = premium_tier
+        self.members = [BOT, ALICE, BOB, MOD]
+        self.requests: list[Recorded] = []
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.interactions: dict[str, Interaction] = {}
+        self.attachments: dict[int, bytes] = {}
+        self.identified = asyncio.Event()
+        self.url = ""
+        self._ids = _snowflakes()
+        self._seq = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._changed = asyncio.Condition()
+        self._fail_once: list[tuple[str, re.Pattern[str], float]] = []
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=200 * MIB, middlewares=[self._record_middleware])
+        r = app.router
+        r.add_get("/gateway", self._gateway)
+        r.add_get("/api/v10/users/@me", self._me)
+        r.add_get("/api/v10/gateway/bot", self._gateway_bot)
+        r.add_get("/api/v10/oauth2/applications/@me", self._application)
+        r.add_put("/api/v10/applications/{app}/commands", self._put_commands)
+        r.add_put("/api/v10/applications/{app}/guilds/{guild}/commands", self._put_commands)
+        r.add_get("/api/v10/applications/{app}/commands", self._get_commands)
+        r.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
+        r.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
+        r.add_route(
+            "*", "/api/v10/webhooks/{app}/{token}/messages/{message}", self._webhook_message
+        )
+        r.add_post("/api/v10/channels/{channel}/messages", self._channel_message)
+        r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_channel_message)
+        r.add_post("/api/v10/channels/{channel}/typing", self._typing)
+        r.add_get("/attachments/{id}/{filename}", self._attachment)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = next(a[1] for a in self._runner.addresses if isinstance(a, tuple))
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/gateway"
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- test controls ------------------------------------------------------------------------
+
+    def fail_once(self, method: str, path_pattern: str, retry_after: float = 0.05) -> None:
+        """Answer the next matching request with a 429 that discord.py retries."""
+        self._fail_once.append((method, re.compile(path_pattern), retry_after))
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Wait until `predicate()` is truthy (re-checked after every request); return it."""
+        async with asyncio.timeout(timeout), self._changed:
+            while not (result := predicate()):
+                await self._changed.wait()
+            return result
+
+    def sent(self, method: str, pattern: str) -> list[Recorded]:
+        regex = re.compile(pattern)
+        return [r for r in self.requests if r.method == method and regex.search(r.path)]
+
+    async def slash(
+        self,
+        user: Member,
+        group: str,
+        sub: str,
+        options: dict[str, Any],
+        *,
+        attachment_size_limit: int | None = None,
+    ) -> Interaction:
+        types = {str: 3, bool: 5, int: 4}
+        data = {
+            "id": str(next(self._ids)),
+            "name": group,
+            "type": 1,
+            "options": [
+                {
+                    "name": sub,
+                    "type": 1,
+                    "options": [
+                        {"name": k, "type": types[type(v)], "value": v} for k, v in options.items()
+                    ],
+                }
+            ],
+        }
+        return await self._dispatch_interaction(2, user, data, attachment_size_limit)
+
+    async def slash_resolved(
+        self,
+        user: Member,
+        group: str,
+        sub: str,
+        options: list[dict[str, Any]],
+        resolved: dict[str, Any],
+    ) -> Interaction:
+        data = {
+            "id": str(next(self._ids)),
+            "name": group,
+            "type": 1,
+            "options": [{"name": sub, "type": 1, "options": options}],
+            "resolved": resolved,
+        }
+        return await self._dispatch_interaction(2, user, data, None)
+
+    async def click(self, user: Member, message: dict[str, Any], custom_id: str) -> Interaction:
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._dispatch_interaction(3, user, data, None, message=message)
+
+    def message_with_custom_id(self, prefix: str) -> dict[str, Any] | None:
+        for message in self.messages.values():
+            for row in message.get("components", []):
+                for item in row.get("components", []):
+                    if str(item.get("custom_id", "")).startswith(prefix):
+                        return message
+        return None
+
+    def original(self, interaction: Interaction) -> dict[str, Any] | None:
+        if interaction.original_message_id is None:
+            return None
+        return self.messages.get(interaction.original_message_id)
+
+    # -- gateway ------------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                payload = json.loads(msg.data)
+                op = payload.get("op")
+                if op == 1:
+                    await ws.send_str(json.dumps({"op": 11}))
+                elif op == 2:
+                    if payload["d"].get("token") != self.token:
+                        await ws.close(code=4004, message=b"Authentication failed")
+                        break
+                    await self._ready(ws)
+                elif op == 6:
+                    await self._send_dispatch(ws, "RESUMED", {})
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _ready(self, ws: web.WebSocketResponse) -> None:
+        await self._send_dispatch(
+            ws,
+            "READY",
+            {
+                "v": 10,
+                "user": user_payload(BOT.id, BOT.name, bot=True),
+                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                "session_id": "fake-session",
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": str(APP_ID), "flags": 0},
+            },
+        )
+        await self._send_dispatch(ws, "GUILD_CREATE", self._guild_payload())
+        self.identified.set()
+
+    def _guild_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(GUILD_ID),
+            "name": "Jam Server",
+            "owner_id": "1100000000000000099",
+            "unavailable": False,
+            "premium_tier": self.premium_tier,
+            "features": [],
+            "member_count": len(self.members),
+            "large": False,
+            "roles": [
+                {
+                    "id": str(GUILD_ID),
+                    "name": "@everyone",
+                    "permissions": str(BASIC_PERMISSIONS),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                },
+                {
+                    "id": str(MOD_ROLE_ID),
+                    "name": "Moderator",
+                    "permissions": str(BASIC_PERMISSIONS | MANAGE_GUILD),
+                    "position": 2,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                },
+                {
+                    "id": str(DJ_ROLE_ID),
+                    "name": "DJ",
+                    "permissions": str(BASIC_PERMISSIONS),
+                    "position": 1,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                },
+            ],
+            "channels": [self._channel_payload()],
+            "members": [m.payload() for m in self.members],
+            "emojis": [],
+            "stickers": [],
+            "threads": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+        }
+
+    def _channel_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(CHANNEL_ID),
+            "type": 0,
+            "name": "jam",
+            "position": 0,
+            "guild_id": str(GUILD_ID),
+            "permission_overwrites": [],
+            "nsfw": False,
+        }
+
+    async def _send_dispatch(self, ws: web.WebSocketResponse, event: str, data: Any) -> None:
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
+
+    async def _dispatch_interaction(
+        self,
+        kind: int,
+        user: Member,
+        data: dict[str, Any],
+        attachment_size_limit: int | None,
+        *,
+        message: dict[str, Any] | None = None,
+    ) -> Interaction:
+        await asyncio.wait_for(self.identified.wait(), 10)
+        interaction_id = next(self._ids)
+        token = f"itoken-{interaction_id}"
+        member = user.payload() | {"permissions": str(user.permissions)}
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild_id": str(GUILD_ID),
+            "guild": {"id": str(GUILD_ID), "features": [], "locale": "en-US"},
+            "channel_id": str(CHANNEL_ID),
+            "channel": self._channel_payload(),
+            "member": member,
+            "data": data,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "app_permissions": str(BASIC_PERMISSIONS),
+            "attachment_size_limit": attachment_size_limit or self.attachment_size_limit,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0,
+        }
+        if message is not None:
+            payload["message"] = message
+        interaction = Interaction(interaction_id, token, kind, user, time.monotonic(), payload)
+        self.interactions[token] = interaction
+        for ws in self._sockets:
+            await self._send_dispatch(ws, "INTERACTION_CREATE", payload)
+        return interaction
+
+    # -- REST ---------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _record_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        if request.path == "/gateway":
+            return await handler(request)  # type: ignore[no-any-return]
+        payload, files = await _read_payload(request)
+        record = Recorded(
+            request.method, request.path, dict(request.query), dict(request.headers), payload, files
+        )
+        request[RECORD] = record
+        try:
+            for index, (method, pattern, retry_after) in enumerate(self._fail_once):
+                if method == request.method and pattern.search(request.path):
+                    del self._fail_once[index]
+                    response: web.StreamResponse = _json(
+                        429,
+                        {
+                            "message": "You are being rate limited.",
+                            "retry_after": retry_after,
+                            "global": False,
+                        },
+                        headers={
+                            "Via": "1.1 google",
+                            "X-RateLimit-Scope": "user",
+                            "Retry-After": str(retry_after),
+                        },
+                    )
+                    break
+            else:
+                if (
+                    request.path.startswith("/api/v10/")
+                    and not request.path.startswith(
+                        ("/api/v10/interactions/", "/api/v10/webhooks/")
+                    )
+                    and request.headers.get("Authorization") != f"Bot {self.token}"
+                ):
+                    response = _json(401, {"message": "401: Unauthorized", "code": 0})
+                else:
+                    try:
+                        response = await handler(request)
+                    except DiscordError as exc:
+                        response = _json(exc.status, {"message": exc.message, "code": exc.code})
+            record.status = response.status
+            return response
+        finally:
+            self.requests.append(record)
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return _json(200, user_payload(BOT.id, BOT.name, bot=True))
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        return _json(
+            200,
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            },
+        )
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return _json(
+            200,
+            {
+                "id": str(APP_ID),
+                "name": "Eleven Music",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user_payload(1100000000000000099, "owner"),
+                "verify_key": "00",
+                "flags": 0,
+            },
+        )
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        body = request[RECORD].payload
+        scope = request.match_info.get("guild", "global")
+        synced = [
+            {**command, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
+            for command in body
+        ]
+        self.commands[scope] = synced
+        return _json(200, synced)
+
+    async def _get_commands(self, request: web.Request) -> web.Response:
+        return _json(200, self.commands.get("global", []))
+
+    def _live_interaction(self, token: str) -> Interaction:
+        interaction = self.interactions.get(token)
+        if interaction is None:
+            raise DiscordError(404, 10015, "Unknown Webhook")
+        if time.monotonic() - interaction.created > self.token_lifetime:
+            raise DiscordError(401, 50027, "Invalid Webhook Token")
+        return interaction
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        interaction = self.interactions.get(request.match_info["token"])
+        if interaction is None or str(interaction.id) != request.match_info["id"]:
+            raise DiscordError(404, 10062, "Unknown interaction")
+        if interaction.acknowledged:
+            raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - interaction.created > 3.0:
+            raise DiscordError(404, 10062, "Unknown interaction")
+        record: Recorded = request[RECORD]
+        body = record.payload or {}
+        kind, data = body.get("type"), body.get("data") or {}
+        interaction.acknowledged = True
+        resource: dict[str, Any] = {"type": kind}
+        if kind in (4, 5):
+            message = self._store_message(
+                data,
+                record.files,
+                interaction.attachment_limit(self),
+                loading=kind == 5,
+                interaction=interaction,
+            )
+            interaction.original_message_id = int(message["id"])
+            resource["message"] = message
+        elif kind == 7 and "message" in interaction.payload:
+            target = int(interaction.payload["message"]["id"])
+            message = self._update_message(target, data, record.files, self.attachment_size_limit)
+            interaction.original_message_id = target
+            resource["message"] = message
+        elif kind == 6 and "message" in interaction.payload:
+            interaction.original_message_id = int(interaction.payload["message"]["id"])
+        return _json(
+            200,
+            {
+                "interaction": {
+                    "id": str(interaction.id),
+                    "type": interaction.type,
+                    "response_message_id": str(interaction.original_message_id or 0),
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(data.get("flags", 0) & 64),
+                },
+                "resource": resource,
+            },
+        )
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        interaction = self._live_interaction(request.match_info["token"])
+        record: Recorded = request[RECORD]
+        message = self._store_message(
+            record.payload or {},
+            record.files,
+            interaction.attachment_limit(self),
+            interaction=interaction,
+        )
+        return _json(200, message)
+
+    async def _webhook_message(self, request: web.Request) -> web.Response:
+        interaction = self._live_interaction(request.match_info["token"])
+        which = request.match_info["message"]
+        message_id = interaction.original_message_id if which == "@original" else int(which)
+        if message_id is None or message_id not in self.messages:
+            raise DiscordError(404, 10008, "Unknown Message")
+        if request.method == "GET":
+            return _json(200, self.messages[message_id])
+        if request.method == "DELETE":
+            del self.messages[message_id]
+            return web.Response(status=204)
+        record: Recorded = request[RECORD]
+        message = self._update_message(
+            message_id, record.payload or {}, record.files, interaction.attachment_limit(self)
+        )
+        return _json(200, message)
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        record: Recorded = request[RECORD]
+        message = self._store_message(record.payload or {}, record.files, self.guild_filesize_limit)
+        return _json(200, message)
+
+    async def _edit_channel_message(self, request: web.Request) -> web.Response:
+        record: Recorded = request[RECORD]
+        message_id = int(request.match_info["message"])
+        if message_id not in self.messages:
+            raise DiscordError(404, 10008, "Unknown Message")
+        return _json(
+            200,
+            self._update_message(
+                message_id, record.payload or {}, record.files, self.guild_filesize_limit
+            ),
+        )
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        data = self.attachments.get(int(request.match_info["id"]))
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    @property
+    def guild_filesize_limit(self) -> int:
+        return {2: 50 * MIB, 3: 100 * MIB}.get(self.premium_tier, 10 * MIB)
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def _attachments(
+        self, body: dict[str, Any], files: list[UploadedFile], limit: int
+    ) -> list[dict[str, Any]]:
+        result = []
+        for upload in files:
+            if len(upload.data) > limit:
+                raise DiscordError(413, 40005, "Request entity too large")
+            attachment_id = next(self._ids)
+            self.attachments[attachment_id] = upload.data
+            result.append(
+                {
+                    "id": str(attachment_id),
+                    "filename": upload.filename,
+                    "size": len(upload.data),
+                    "url": f"{self.url}/attachments/{attachment_id}/{upload.filename}",
+                    "proxy_url": f"{self.url}/attachments/{attachment_id}/{upload.filename}",
+                    "content_type": upload.content_type,
+                }
+            )
+        return result
+
+    def _check_content(self, body: dict[str, Any]) -> None:
+        content = body.get("content")
+        if isinstance(content, str) and len(content) > 2000:
+            raise DiscordError(400, 50035, "Invalid Form Body: content too long")
+
+    def _store_message(
+        self,
+        body: dict[str, Any],
+        files: list[UploadedFile],
+        limit: int,
+        *,
+        loading: bool = False,
+        interaction: Interaction | None = None,
+    ) -> dict[str, Any]:
+        self._check_content(body)
+        message_id = next(self._ids)
+        message = {
+            "id": str(message_id),
+            "channel_id": str(CHANNEL_ID),
+            "guild_id": str(GUILD_ID),
+            "type": 20 if interaction is not None else 0,
+            "author": user_payload(BOT.id, BOT.name, bot=True),
+            "content": body.get("content") or "",
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "attachments": self._attachments(body, files, limit),
+            "allowed_mentions": body.get("allowed_mentions"),
+            "flags": (body.get("flags") or 0) | (128 if loading else 0),
+            "timestamp": "2026-11-25T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "webhook_id": str(APP_ID) if interaction is not None else None,
+            "application_id": str(APP_ID),
+        }
+        if interaction is not None:
+            message["interaction_metadata"] = {
+                "id": str(interaction.id),
+                "type": interaction.type,
+                "user": user_payload(interaction.user.id, interaction.user.name),
+                "authorizing_integration_owners": {},
+            }
+        self.messages[message_id] = message
+        return message
+
+    def _update_message(
+        self, message_id: int, body: dict[str, Any], files: list[UploadedFile], limit: int
+    ) -> dict[str, Any]:
+        self._check_content(body)
+        message = self.messages[message_id]
+        for key in ("content", "embeds", "components", "allowed_mentions"):
+            if key in body:
+                message[key] = (
+                    body[key]
+                    if body[key] is not None
+                    else ("" if key == "content" else [] if key != "allowed_mentions" else None)
+                )
+        if "attachments" in body or files:
+            listed = {str(a.get("id")) for a in body.get("attachments") or []}
+            kept = [a for a in message["attachments"] if a["id"] in listed]
+            message["attachments"] = kept + self._attachments(body, files, limit)
+        message["flags"] = message["flags"] & ~128
+        message["edited_timestamp"] = "2026-11-25T00:00:01+00:00"
+        return message
+
+
+async def _read_payload(request: web.Request) -> tuple[Any, list[UploadedFile]]:
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.startswith("multipart/"):
+        payload: Any = None
+        files = []
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            data = await part.read()  # type: ignore[union-attr]
+            if part.name == "payload_json":  # type: ignore[union-attr]
+                payload = json.loads(data)
+            else:
+                files.append(
+                    UploadedFile(
+                        part.name or "",
+                        part.filename or "",  # type: ignore[union-attr]
+                        part.headers.get("Content-Type", ""),
+                        bytes(data),
+                    )
+                )  # type: ignore[union-attr]
+        return payload, files
+    if request.can_read_body:
+        raw = await request.read()
+        try:
+            return json.loads(raw) if raw else None, []
+        except ValueError:
+            return raw.decode("utf-8", "replace"), []
+    return None, []
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+    # discord.py parses JSON only when the content type is exactly application/json.
+    return web.Response(
+        status=status,
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
