@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from typing import Any
 
 import discord
@@ -10,13 +13,19 @@ import yarl
 from discord.ext import commands
 
 from bot.config import ConfigError, Settings
+from bot.delivery import post_late
 from bot.flow import ComposeFlow
 from bot.jobs import Composer
 from bot.music import MusicClient
+from bot.music.models import ModelId
 from bot.sandbox.server import DEFAULT_API_KEY, Sandbox, serve
 from bot.store import Database, SuggestionStore
+from bot.store.audit import AuditLog
+from bot.store.jobs import JobRecord, JobStore
+from bot.store.quotas import QuotaDefaults, QuotaLedger
 from bot.tree import MusicTree
-from bot.ui.buttons import UseSuggestionButton
+from bot.ui.buttons import RetryButton, UseSuggestionButton, retry_view
+from bot.ui.text import duration, inert
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +39,9 @@ class MusicBot(commands.Bot):
         music: MusicClient,
         database: Database,
         music_concurrency: int,
-        model_id: Any = "music_v1",
+        quota_defaults: QuotaDefaults | None = None,
+        job_lease_seconds: float = 60.0,
+        model_id: ModelId = "music_v1",
         progress_interval: float = 5.0,
         **options: Any,
     ) -> None:
@@ -46,29 +57,66 @@ class MusicBot(commands.Bot):
         )
         self.music = music
         self.database = database
-        self.composer = Composer(music, concurrency=music_concurrency)
-        self.suggestions = SuggestionStore(database.engine)
+        engine = database.engine
+        self.jobs = JobStore(engine, owner=_process_name(), lease_seconds=job_lease_seconds)
+        self.composer = Composer(
+            music,
+            self.jobs,
+            concurrency=music_concurrency,
+            on_interrupted=self._tell_interrupted,
+        )
+        self.suggestions = SuggestionStore(engine)
+        self.quotas = QuotaLedger(engine, quota_defaults)
+        self.audit = AuditLog(engine)
         self.compose_flow = ComposeFlow(
             self.composer,
             self.suggestions,
+            self.quotas,
+            self.jobs,
             model_id=model_id,
             progress_interval=progress_interval,
         )
 
     async def setup_hook(self) -> None:
         from bot.cogs.compose import ComposeCog
+        from bot.cogs.quota import QuotaCog
 
         await self.database.open()
         await self.add_cog(ComposeCog(self.compose_flow))
-        self.add_dynamic_items(UseSuggestionButton)
+        await self.add_cog(QuotaCog(self.quotas, self.audit))
+        self.add_dynamic_items(UseSuggestionButton, RetryButton)
+        await self.composer.start()
+
+    async def _tell_interrupted(self, records: list[JobRecord]) -> None:
+        """A previous process died mid-job: tell each requester, with a way to try again."""
+        for record in records:
+            channel = self.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
+            try:
+                await post_late(
+                    channel,
+                    discord.Object(record.user_id),
+                    f"your track “{inert(record.prompt, 200)}” ({duration(record.length_s)}) "
+                    "was interrupted when the bot restarted. Nothing was taken from your quota.",
+                    view=retry_view(record.id),
+                )
+            except discord.HTTPException as exc:
+                log.warning(
+                    "could not tell channel %s about job %s: %s", record.channel_id, record.id, exc
+                )
 
     async def on_ready(self) -> None:
         log.info("logged in as %s in %d server(s)", self.user, len(self.guilds))
 
     async def close(self) -> None:
+        await self.composer.stop()
         await super().close()
         await self.music.aclose()
         await self.database.close()
+
+
+def _process_name() -> str:
+    """Who owns a job row: unique per process, readable in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def use_discord_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -85,6 +133,12 @@ def build_bot(settings: Settings, music: MusicClient, **options: Any) -> MusicBo
         music=music,
         database=Database(settings.database_url),
         music_concurrency=settings.music_concurrency,
+        quota_defaults=QuotaDefaults(
+            tracks=settings.default_quota_tracks,
+            seconds=settings.default_quota_seconds,
+            window_hours=settings.quota_window_hours,
+        ),
+        job_lease_seconds=settings.job_lease_seconds,
         model_id=settings.music_model_id,
         **options,
     )

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     default_quota_tracks: int = Field(default=5, ge=0)
     default_quota_seconds: int = Field(default=600, ge=0)
     quota_window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    # A job whose process stops renewing it for this long is interrupted and refunded.
+    job_lease_seconds: float = Field(default=60, ge=1, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("elevenlabs_base_url", "discord_api_base_url", "discord_gateway_url")

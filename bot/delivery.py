@@ -91,13 +91,13 @@ class ProgressMessage:
 
 async def post_late(
     channel: discord.abc.Messageable,
-    requester: discord.abc.User,
+    requester: discord.abc.Snowflake,
     content: str,
     **fields: Any,
 ) -> discord.Message:
     """Post to the channel with the bot token, pinging only the requester."""
     return await channel.send(
-        f"{requester.mention} {content}",
+        f"<@{requester.id}> {content}",
         allowed_mentions=discord.AllowedMentions(
             everyone=False, roles=False, users=[requester], replied_user=False
         ),

@@ -27,22 +27,23 @@ from bot.delivery import (
 )
 from bot.jobs import ComposeJob, Composer
 from bot.music import (
-    BadCompositionPlan,
     BadPrompt,
-    HarmfulContent,
     InvalidInput,
     MusicError,
     Track,
     build_request,
 )
-from bot.music.models import LENGTH_MAX_MS, LENGTH_MIN_MS, PROMPT_MAX_CHARS, ModelId
+from bot.music.models import LENGTH_MAX_MS, LENGTH_MIN_MS, PROMPT_MAX_CHARS, ModelId, OutputFormat
 from bot.store import SuggestionStore
-from bot.ui.buttons import suggestion_view
+from bot.store.jobs import JobStore
+from bot.store.quotas import QuotaLedger, QuotaRefused, Reservation
+from bot.ui.buttons import retry_view, suggestion_view
 from bot.ui.embeds import suggestion_embed, track_embed
-from bot.ui.text import duration, inert, music_error
+from bot.ui.text import duration, inert, music_error, quota_refusal
 
 log = logging.getLogger(__name__)
 
+ONLY_REQUESTER = "Only the member who asked for this track can use this button."
 MIN_SECONDS = LENGTH_MIN_MS // 1000
 MAX_SECONDS = LENGTH_MAX_MS // 1000
 PROGRESS_INTERVAL = 5.0
@@ -111,60 +112,114 @@ class ComposeFlow:
         self,
         composer: Composer,
         suggestions: SuggestionStore,
+        quotas: QuotaLedger,
+        jobs: JobStore,
         *,
         model_id: ModelId = "music_v1",
         progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self._composer = composer
         self._suggestions = suggestions
+        self._quotas = quotas
+        self._jobs = jobs
         self._model_id = model_id
         self._progress_interval = progress_interval
 
     # -- entry points -------------------------------------------------------------------------
 
     async def compose(self, interaction: discord.Interaction, order: ComposeOrder) -> None:
-        """`/music compose`: everything before the defer is quick and local."""
-        output_format = await self._refuse_or_format(interaction, order)
-        if output_format is None:
+        """`/music compose`: everything before the defer is quick (in memory, one DB write)."""
+        accepted = await self._accept(interaction, order)
+        if accepted is None:
             return
         await interaction.response.defer(thinking=True)
-        await self._run(ProgressMessage(interaction), interaction, order, output_format)
+        await self._run(ProgressMessage(interaction), interaction, order, *accepted)
 
     async def use_suggestion(self, interaction: discord.Interaction, suggestion_id: str) -> None:
-        """The "Compose with this" button."""
+        """The "Compose with this" button under a copyright refusal."""
         suggestion = await self._suggestions.get(suggestion_id)
         if suggestion is None:
             await _ephemeral(interaction, "This suggestion is no longer available.")
             return
         if interaction.user.id != suggestion.user_id:
-            await _ephemeral(
-                interaction, "Only the member who asked for this track can use this button."
-            )
+            await _ephemeral(interaction, ONLY_REQUESTER)
+            return
+        if suggestion.used:
+            await _ephemeral(interaction, "This suggestion has already been used.")
             return
         order = ComposeOrder(suggestion.prompt, suggestion.length_s, suggestion.instrumental)
-        output_format = await self._refuse_or_format(interaction, order)
-        if output_format is None:
+        accepted = await self._accept(interaction, order)
+        if accepted is None:
             return
         if not await self._suggestions.claim(suggestion_id):
+            await self._quotas.refund(accepted[1].id)
             await _ephemeral(interaction, "This suggestion has already been used.")
             return
         await interaction.response.edit_message(view=suggestion_view(suggestion_id, disabled=True))
-        followup = await interaction.followup.send(
-            "🎼 Composing the suggested prompt…",
-            wait=True,
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
-        delivered = await self._run(
-            ProgressMessage(interaction, followup), interaction, order, output_format
-        )
+        delivered = await self._run_from_button(interaction, order, *accepted)
         if not delivered:
             await self._suggestions.release(suggestion_id)
 
+    async def retry(self, interaction: discord.Interaction, job_id: str) -> None:
+        """The "Try again" button under an interrupted job."""
+        job = await self._jobs.get(job_id)
+        if job is None:
+            await _ephemeral(interaction, "This track can no longer be retried.")
+            return
+        if interaction.user.id != job.user_id:
+            await _ephemeral(interaction, ONLY_REQUESTER)
+            return
+        order = ComposeOrder(job.prompt, job.length_s, job.instrumental)
+        accepted = await self._accept(interaction, order)
+        if accepted is None:
+            return
+        await interaction.response.edit_message(view=retry_view(job_id, disabled=True))
+        await self._run_from_button(interaction, order, *accepted)
+
     # -- the work -----------------------------------------------------------------------------
+
+    async def _accept(
+        self, interaction: discord.Interaction, order: ComposeOrder
+    ) -> tuple[OutputFormat, Reservation] | None:
+        """Check the order and reserve quota; answer ephemerally and return None if refused."""
+        output_format = await self._refuse_or_format(interaction, order)
+        if output_format is None:
+            return None
+        assert interaction.guild_id is not None
+        member = interaction.user
+        role_ids = [r.id for r in member.roles] if isinstance(member, discord.Member) else []
+        try:
+            reservation = await self._quotas.reserve(
+                interaction.guild_id, member.id, role_ids, order.length_s
+            )
+        except QuotaRefused as refused:
+            await _ephemeral(interaction, quota_refusal(refused, order.length_s))
+            return None
+        return output_format, reservation
+
+    async def _run_from_button(
+        self,
+        interaction: discord.Interaction,
+        order: ComposeOrder,
+        output_format: OutputFormat,
+        reservation: Reservation,
+    ) -> bool:
+        try:
+            followup = await interaction.followup.send(
+                f"🎼 Composing for {interaction.user.mention}…",
+                wait=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException:
+            await self._quotas.refund(reservation.id)
+            raise
+        return await self._run(
+            ProgressMessage(interaction, followup), interaction, order, output_format, reservation
+        )
 
     async def _refuse_or_format(
         self, interaction: discord.Interaction, order: ComposeOrder
-    ) -> str | None:
+    ) -> OutputFormat | None:
         """Answer ephemerally and return None when the order cannot go ahead."""
         problem = check_order(order.prompt, order.length_s)
         if problem is None and interaction.guild is None:
@@ -196,9 +251,17 @@ class ComposeFlow:
         progress: ProgressMessage,
         interaction: discord.Interaction,
         order: ComposeOrder,
-        output_format: str,
+        output_format: OutputFormat,
+        reservation: Reservation,
     ) -> bool:
-        """Queue, compose and deliver; True when the member received a track."""
+        """Queue, compose and deliver; True when the member received a track.
+
+        Whatever happens, the job is settled: the quota is committed only on delivery.
+        """
+        job_id = uuid.uuid4().hex
+        delivered = False
+        error: str | None = None
+        reporter = ProgressReporter(progress, order, self._progress_interval)
         try:
             request = build_request(
                 prompt=order.prompt,
@@ -206,47 +269,67 @@ class ComposeFlow:
                 model_id=self._model_id,
                 force_instrumental=order.instrumental or None,
             )
-        except InvalidInput as exc:
-            await self._report(progress, interaction, content=f"⚠️ {inert(exc.message, 500)}")
-            return False
-        assert interaction.guild_id is not None and interaction.channel_id is not None
-        job = ComposeJob(
-            id=uuid.uuid4().hex,
-            guild_id=interaction.guild_id,
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id,
-            request=request,
-            output_format=output_format,
-        )
-        reporter = ProgressReporter(progress, order, self._progress_interval)
-        try:
+            assert interaction.guild_id is not None and interaction.channel_id is not None
+            job = ComposeJob(
+                id=job_id,
+                guild_id=interaction.guild_id,
+                user_id=interaction.user.id,
+                channel_id=interaction.channel_id,
+                prompt=order.prompt,
+                length_s=order.length_s,
+                instrumental=order.instrumental,
+                request=request,
+                output_format=output_format,
+                reservation_id=reservation.id,
+            )
             track = await self._composer.run(job, reporter)
+            await reporter.stop()
+            with track:
+                delivered = await self._deliver(progress, interaction, order, track)
+            if not delivered:
+                error = "the track could not be posted"
+        except InvalidInput as exc:
+            error = exc.message
+            await self._report(progress, interaction, content=f"⚠️ {inert(exc.message, 500)}")
         except BadPrompt as exc:
+            error = repr(exc)
             await reporter.stop()
             await self._offer_suggestion(progress, interaction, order, exc.prompt_suggestion)
-            return False
-        except (HarmfulContent, BadCompositionPlan) as exc:
-            await reporter.stop()
-            await self._report(progress, interaction, content=music_error(exc))
-            return False
         except MusicError as exc:
+            error = repr(exc)
             await reporter.stop()
-            log.warning("job %s failed: %r %s", job.id, exc, exc.message)
+            log.warning("job %s failed: %r %s", job_id, exc, exc.message)
             await self._report(progress, interaction, content=music_error(exc))
-            return False
-        except Exception:
+        except Exception as exc:
+            error = repr(exc)
             await reporter.stop()
-            log.exception("job %s failed unexpectedly", job.id)
+            log.exception("job %s failed unexpectedly", job_id)
             await self._report(
                 progress,
                 interaction,
                 content="💥 Something went wrong while composing. Nothing was taken from "
                 "your quota; please try again.",
             )
-            return False
-        await reporter.stop()
-        with track:
-            return await self._deliver(progress, interaction, order, track)
+        finally:
+            await reporter.stop()
+            await self._settle(job_id, reservation, delivered, error)
+        return delivered
+
+    async def _settle(
+        self, job_id: str, reservation: Reservation, delivered: bool, error: str | None
+    ) -> None:
+        # Shielded: a shutdown must not leave a delivered track uncharged or a failure charged.
+        async def settle() -> None:
+            # Settles the reservation with the job, in one transaction.
+            await self._composer.finish(job_id, delivered=delivered, error=error)
+            if not delivered:
+                # The job row may never have been written (e.g. the database failed first).
+                await self._quotas.refund(reservation.id)
+
+        try:
+            await asyncio.shield(settle())
+        except Exception:
+            log.exception("could not settle job %s", job_id)
 
     async def _deliver(
         self,

@@ -1,92 +1,25 @@
-"""The Composer: runs compose jobs fairly, at most N at once. Knows nothing of Discord.
+"""The Composer: runs compose jobs fairly, at most N at once across every process.
 
-Fairness: the next job goes to the guild, then the user within it, that was served least
-recently, so one member's ten jobs never delay another member's first.
+Jobs are rows (`bot.store.jobs`), so the API's concurrency holds for all bot processes sharing
+the database, a restart loses nothing silently, and the next job goes to the guild, then the
+member, served least recently: one member's ten jobs never delay another member's first.
+Knows nothing of Discord.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import logging
-from collections import deque
-from collections.abc import Hashable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
 from bot.music import ComposeRequest, MusicClient, Track
+from bot.music.models import OutputFormat
+from bot.store.jobs import JobRecord, JobStore
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-class FairQueue(Generic[T]):
-    """Least-recently-served scheduling over two levels (guild, then user)."""
-
-    def __init__(self) -> None:
-        self._queues: dict[tuple[Hashable, Hashable], deque[T]] = {}
-        self._served: dict[Hashable, int] = {}
-        self._clock = itertools.count(1)
-        self._arrival: dict[tuple[Hashable, Hashable], int] = {}
-
-    def __len__(self) -> int:
-        return sum(len(q) for q in self._queues.values())
-
-    def push(self, guild: Hashable, user: Hashable, item: T) -> None:
-        key = (guild, user)
-        if key not in self._queues:
-            self._queues[key] = deque()
-            self._arrival[key] = next(self._clock)
-        self._queues[key].append(item)
-
-    def _next_key(self, served: dict[Hashable, int]) -> tuple[Hashable, Hashable] | None:
-        if not self._queues:
-            return None
-        return min(
-            self._queues,
-            key=lambda k: (served.get(("g", k[0]), 0), served.get(k, 0), self._arrival[k]),
-        )
-
-    def pop(self) -> T | None:
-        key = self._next_key(self._served)
-        if key is None:
-            return None
-        item = self._queues[key].popleft()
-        stamp = next(self._clock)
-        self._served[("g", key[0])] = stamp
-        self._served[key] = stamp
-        if not self._queues[key]:
-            del self._queues[key]
-            del self._arrival[key]
-        return item
-
-    def remove(self, item: T) -> bool:
-        for key, queue in self._queues.items():
-            if item in queue:
-                queue.remove(item)
-                if not queue:
-                    del self._queues[key]
-                    del self._arrival[key]
-                return True
-        return False
-
-    def order(self) -> Iterator[T]:
-        """The items in the order `pop` would return them, without popping."""
-        queues = {k: deque(q) for k, q in self._queues.items()}
-        served = dict(self._served)
-        arrival = dict(self._arrival)
-        clock = itertools.count(next(self._clock))
-        while queues:
-            key = min(
-                queues, key=lambda k: (served.get(("g", k[0]), 0), served.get(k, 0), arrival[k])
-            )
-            yield queues[key].popleft()
-            stamp = next(clock)
-            served[("g", key[0])] = stamp
-            served[key] = stamp
-            if not queues[key]:
-                del queues[key]
 
 
 class JobListener(Protocol):
@@ -103,8 +36,12 @@ class ComposeJob:
     guild_id: int
     user_id: int
     channel_id: int
+    prompt: str
+    length_s: int
+    instrumental: bool
     request: ComposeRequest
-    output_format: str
+    output_format: OutputFormat
+    reservation_id: str | None = None
 
 
 @dataclass(eq=False)
@@ -117,62 +54,132 @@ class _Waiting:
     last_position: int = 0
 
 
-class Composer:
-    """Runs compose jobs: fair order, global concurrency `concurrency` in this process."""
+InterruptedHandler = Callable[[list[JobRecord]], Awaitable[None]]
 
-    def __init__(self, music: MusicClient, *, concurrency: int) -> None:
+
+class Composer:
+    def __init__(
+        self,
+        music: MusicClient,
+        jobs: JobStore,
+        *,
+        concurrency: int,
+        poll_interval: float = 0.5,
+        on_interrupted: InterruptedHandler | None = None,
+    ) -> None:
         self._music = music
+        self._jobs = jobs
         self.concurrency = concurrency
-        self._queue: FairQueue[_Waiting] = FairQueue()
-        self.running = 0
+        self._poll_interval = poll_interval
+        self._on_interrupted = on_interrupted
+        self._waiting: dict[str, _Waiting] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._notifications: set[asyncio.Task[None]] = set()
 
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
+    async def start(self) -> None:
+        """Recover what a previous process left, then start scheduling and lease renewal."""
+        await self.recover()
+        self._tasks = [
+            asyncio.create_task(self._dispatch_forever(), name="composer-dispatch"),
+            asyncio.create_task(self._maintain_forever(), name="composer-leases"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def recover(self) -> list[JobRecord]:
+        """Interrupt jobs whose process died (their quota is refunded) and report them."""
+        interrupted = await self._jobs.interrupt_expired()
+        if interrupted:
+            log.warning("%d job(s) interrupted by a stopped process", len(interrupted))
+            if self._on_interrupted is not None:
+                try:
+                    await self._on_interrupted(interrupted)
+                except Exception:
+                    log.exception("could not report interrupted jobs")
+        return interrupted
 
     async def run(self, job: ComposeJob, listener: JobListener | None = None) -> Track:
-        """Wait for a turn, compose, and return the track (the caller closes it)."""
+        """Queue the job, wait for its turn, compose; the caller delivers, then `finish`es."""
+        await self._jobs.enqueue(
+            job_id=job.id,
+            guild_id=job.guild_id,
+            user_id=job.user_id,
+            channel_id=job.channel_id,
+            prompt=job.prompt,
+            length_s=job.length_s,
+            instrumental=job.instrumental,
+            request=job.request.model_dump_json(),
+            output_format=job.output_format,
+            reservation_id=job.reservation_id,
+        )
         waiting = _Waiting(job, listener)
-        self._queue.push(job.guild_id, job.user_id, waiting)
-        self._dispatch()
+        self._waiting[job.id] = waiting
+        self._wake.set()
         try:
             await waiting.turn
-        except asyncio.CancelledError:
-            if not self._queue.remove(waiting) and waiting.turn.done():
-                self._release()
-            raise
-        try:
-            if listener is not None:
-                await listener.started()
-            log.info("job %s started (%d running, %d queued)", job.id, self.running, self.queued)
-            return await self._music.compose_detailed(
-                job.request,
-                output_format=job.output_format,  # type: ignore[arg-type]
-            )
         finally:
-            self._release()
+            self._waiting.pop(job.id, None)
+        if listener is not None:
+            await listener.started()
+        log.info("job %s started", job.id)
+        try:
+            return await self._music.compose_detailed(job.request, output_format=job.output_format)
+        finally:
+            # The API slot is free as soon as the audio is in hand (or the call failed).
+            await self._jobs.mark_composed(job.id)
+            self._wake.set()
 
-    def _release(self) -> None:
-        self.running -= 1
-        self._dispatch()
+    async def finish(self, job_id: str, *, delivered: bool, error: str | None = None) -> None:
+        """Settle the job and its quota: committed when delivered, refunded otherwise."""
+        await self._jobs.finish(job_id, delivered=delivered, error=error)
 
-    def _dispatch(self) -> None:
-        while self.running < self.concurrency:
-            waiting = self._queue.pop()
-            if waiting is None:
-                break
-            self.running += 1
-            waiting.turn.set_result(None)
-        self._announce_positions()
+    # -- background work ----------------------------------------------------------------------
 
-    def _announce_positions(self) -> None:
-        for position, waiting in enumerate(self._queue.order(), start=1):
-            if waiting.listener is not None and waiting.last_position != position:
-                waiting.last_position = position
-                task = asyncio.create_task(self._tell(waiting.listener, position))
-                self._notifications.add(task)
-                task.add_done_callback(self._notifications.discard)
+    async def _dispatch_forever(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self._claim_turns()
+                await self._announce_positions()
+            except Exception:
+                log.exception("job scheduling failed; retrying")
+            if self._waiting:
+                # Other processes free slots without waking us; look again shortly.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            else:
+                await self._wake.wait()
+
+    async def _claim_turns(self) -> None:
+        while any(not w.turn.done() for w in self._waiting.values()):
+            record = await self._jobs.claim_next(self.concurrency)
+            if record is None:
+                return
+            waiting = self._waiting.get(record.id)
+            if waiting is not None and not waiting.turn.done():
+                waiting.turn.set_result(None)
+
+    async def _announce_positions(self) -> None:
+        pending = [w for w in self._waiting.values() if not w.turn.done() and w.listener]
+        if not pending:
+            return
+        positions = await self._jobs.positions()
+        for waiting in pending:
+            position = positions.get(waiting.job.id)
+            if position is None or position == waiting.last_position:
+                continue
+            waiting.last_position = position
+            assert waiting.listener is not None
+            task = asyncio.create_task(self._tell(waiting.listener, position))
+            self._notifications.add(task)
+            task.add_done_callback(self._notifications.discard)
 
     @staticmethod
     async def _tell(listener: JobListener, position: int) -> None:
@@ -180,3 +187,13 @@ class Composer:
             await listener.queued(position)
         except Exception:
             log.exception("a queue position update failed")
+
+    async def _maintain_forever(self) -> None:
+        interval = self._jobs.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._jobs.renew()
+                await self.recover()
+            except Exception:
+                log.exception("job lease maintenance failed; retrying")

@@ -9,6 +9,7 @@ import pytest
 
 from bot.music import MusicClient, RetryPolicy
 from bot.sandbox.server import Sandbox, serve
+from bot.store import Database
 
 # Tests never read a developer's .env or real keys.
 for _name in list(os.environ):
@@ -44,3 +45,19 @@ async def music(sandbox: RunningSandbox) -> AsyncIterator[MusicClient]:
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    from tests.databases import database_url
+
+    async with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def database(db_url: str) -> AsyncIterator[Database]:
+    from tests.databases import open_database
+
+    async with open_database(db_url) as opened:
+        yield opened

@@ -79,6 +79,9 @@ class Sandbox:
     copyright_status: int = 400
     retry_after: float = 1.0
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Generations under way now, and the most seen at once (checks a client's concurrency).
+    in_flight: int = 0
+    peak_in_flight: int = 0
     _fault_counts: dict[str, int] = field(default_factory=dict)
 
     def app(self) -> web.Application:
@@ -140,6 +143,21 @@ class Sandbox:
         refused = self._refusal(fault, compose, body)
         if refused is not None:
             return refused
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._render(request, compose, fault, output_format, shape)
+        finally:
+            self.in_flight -= 1
+
+    async def _render(
+        self,
+        request: web.Request,
+        compose: ComposeRequest,
+        fault: Fault | None,
+        output_format: str,
+        shape: str,
+    ) -> web.StreamResponse:
         if fault is not None and fault.name == "slow":
             await asyncio.sleep(fault.arg if fault.arg is not None else 2.0)
 

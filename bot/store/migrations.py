@@ -26,6 +26,12 @@ def _create(*tables: str) -> Callable[[Connection], None]:
 # Append only: a released step never changes.
 STEPS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create("suggestions")),
+    (
+        2,
+        _create(
+            "quota_policies", "quota_accounts", "quota_usage", "guild_settings", "audit_log", "jobs"
+        ),
+    ),
 ]
 
 

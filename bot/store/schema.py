@@ -39,3 +39,99 @@ suggestions = Table(
 )
 
 Index("ix_suggestions_created", suggestions.c.created_at)
+
+# -- quotas (migration 2) -----------------------------------------------------------------------
+
+# One row per guild default ("guild", 0), role ("role", role_id) or member ("user", user_id).
+# A NULL limit means "not set here" (fall back); exempt rows lift every limit.
+quota_policies = Table(
+    "quota_policies",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True),
+    Column("scope", String(8), primary_key=True),
+    Column("target_id", BigInteger, primary_key=True),
+    Column("tracks", Integer, nullable=True),
+    Column("seconds", Integer, nullable=True),
+    Column("window_hours", Integer, nullable=True),
+    Column("exempt", Boolean, nullable=False, default=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# The row locked while a member's reservation is decided, so concurrent composes queue up.
+quota_accounts = Table(
+    "quota_accounts",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("blocked_reason", Text, nullable=True),
+    Column("blocked_by", BigInteger, nullable=True),
+    Column("blocked_at", Float, nullable=True),
+)
+
+# Every reservation: reserved -> committed (delivered) or refunded (anything else).
+# `reset` marks usage a moderator wiped.
+quota_usage = Table(
+    "quota_usage",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("seconds", Integer, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("job_id", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index(
+    "ix_quota_usage_member", quota_usage.c.guild_id, quota_usage.c.user_id, quota_usage.c.created_at
+)
+Index("ix_quota_usage_state", quota_usage.c.state)
+
+guild_settings = Table(
+    "guild_settings",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True),
+    Column("log_channel_id", BigInteger, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("actor_id", BigInteger, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_audit_guild", audit_log.c.guild_id, audit_log.c.created_at)
+
+# -- jobs (migration 2) -------------------------------------------------------------------------
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("length_s", Integer, nullable=False),
+    Column("instrumental", Boolean, nullable=False),
+    Column("request", Text, nullable=False),
+    Column("output_format", String(32), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("lease_expires_at", Float, nullable=False),
+    Column("reservation_id", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("started_seq", Integer, nullable=True),
+    Column("started_at", Float, nullable=True),
+    # Set once the audio is in hand: the job no longer holds one of the API's slots.
+    Column("composed_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("error", Text, nullable=True),
+)
+Index("ix_jobs_state", jobs.c.state, jobs.c.created_at)
+Index("ix_jobs_member", jobs.c.guild_id, jobs.c.user_id, jobs.c.started_seq)

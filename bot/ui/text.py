@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import discord
 
 from bot.music import (
@@ -17,6 +19,7 @@ from bot.music import (
     TransportError,
     Unauthorized,
 )
+from bot.store.quotas import QuotaRefused, QuotaStatus
 
 
 def inert(text: str, limit: int = 1000) -> str:
@@ -77,3 +80,58 @@ def music_error(error: MusicError) -> str:
             return "💥 The music service had an error. Please try again. " + nothing_charged
         case _:
             return "💥 Something went wrong while composing. Please try again. " + nothing_charged
+
+
+def relative_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "soon"
+    return discord.utils.format_dt(datetime.fromtimestamp(timestamp, UTC), "R")
+
+
+def quota_summary(status: QuotaStatus) -> str:
+    limits = status.limits
+    window = f"{limits.window_hours} h"
+    if status.blocked:
+        reason = f": {inert(status.blocked_reason, 200)}" if status.blocked_reason else ""
+        return f"🚫 A moderator has blocked you from composing here{reason}."
+    if limits.exempt:
+        return "♾️ You have no music quota here (exempt)."
+    lines = [f"In the last {window} you have used:"]
+    if limits.tracks is not None:
+        lines.append(
+            f"• **{status.tracks_used}** of **{limits.tracks}** tracks ({status.tracks_left} left)"
+        )
+    if limits.seconds is not None and status.seconds_left is not None:
+        lines.append(
+            f"• **{duration(status.seconds_used)}** of **{duration(limits.seconds)}** "
+            f"of music ({duration(status.seconds_left)} left)"
+        )
+    if status.next_release_at is not None:
+        lines.append(f"Your oldest track stops counting {relative_time(status.next_release_at)}.")
+    return "\n".join(lines)
+
+
+def quota_refusal(refused: QuotaRefused, length_s: int) -> str:
+    status, limits = refused.status, refused.status.limits
+    window = f"{limits.window_hours} h"
+    when = relative_time(refused.available_at)
+    match refused.reason:
+        case "blocked":
+            return quota_summary(status)
+        case "tracks":
+            return (
+                f"🎟️ You've used all {limits.tracks} tracks of your quota for the last "
+                f"{window}. You can compose again {when}."
+            )
+        case "too_long":
+            return (
+                f"⏱️ Your quota allows {duration(limits.seconds or 0)} of music per {window}, "
+                f"less than this {duration(length_s)} track. Try a shorter length."
+            )
+        case _:
+            left = status.seconds_left or 0
+            return (
+                f"⏱️ A {duration(length_s)} track would exceed your quota: "
+                f"{duration(left)} of music left for the last {window}. "
+                f"More is available {when}, or try a shorter length."
+            )

@@ -1,0 +1,254 @@
+"""JobStore: compose jobs as rows, so the API's concurrency and fairness hold across processes.
+
+States: queued -> running -> done | failed, or interrupted when the process that owned the job
+stopped renewing its lease. Settling a job settles its quota reservation in the same
+transaction: done commits it, anything else refunds it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .schema import jobs, quota_usage
+
+ACTIVE = ("queued", "running")
+# Any constant: the key of the transaction-scoped lock that serialises job claims on PostgreSQL.
+_CLAIM_LOCK = 0x6D75736963
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: str
+    guild_id: int
+    user_id: int
+    channel_id: int
+    prompt: str
+    length_s: int
+    instrumental: bool
+    request: str
+    output_format: str
+    state: str
+    owner: str
+    reservation_id: str | None
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> JobRecord:
+        return cls(
+            id=row.id,
+            guild_id=row.guild_id,
+            user_id=row.user_id,
+            channel_id=row.channel_id,
+            prompt=row.prompt,
+            length_s=row.length_s,
+            instrumental=row.instrumental,
+            request=row.request,
+            output_format=row.output_format,
+            state=row.state,
+            owner=row.owner,
+            reservation_id=row.reservation_id,
+            error=row.error,
+        )
+
+
+def _fairness_order() -> list[Any]:
+    """Least recently served guild, then user within it, then oldest job."""
+    guild_jobs = jobs.alias("guild_jobs")
+    user_jobs = jobs.alias("user_jobs")
+    guild_last = (
+        select(func.coalesce(func.max(guild_jobs.c.started_seq), 0))
+        .where(guild_jobs.c.guild_id == jobs.c.guild_id)
+        .scalar_subquery()
+    )
+    user_last = (
+        select(func.coalesce(func.max(user_jobs.c.started_seq), 0))
+        .where(user_jobs.c.guild_id == jobs.c.guild_id, user_jobs.c.user_id == jobs.c.user_id)
+        .scalar_subquery()
+    )
+    return [guild_last, user_last, jobs.c.created_at, jobs.c.id]
+
+
+class JobStore:
+    def __init__(self, engine: AsyncEngine, *, owner: str, lease_seconds: float) -> None:
+        self._engine = engine
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+
+    async def _claim_lock(self, connection: AsyncConnection) -> None:
+        # SQLite's BEGIN IMMEDIATE already serialises writers (see database.py).
+        if connection.dialect.name == "postgresql":
+            await connection.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+
+    async def enqueue(
+        self,
+        *,
+        job_id: str,
+        guild_id: int,
+        user_id: int,
+        channel_id: int,
+        prompt: str,
+        length_s: int,
+        instrumental: bool,
+        request: str,
+        output_format: str,
+        reservation_id: str | None,
+    ) -> None:
+        now = time.time()
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    guild_id=guild_id,
+                    user_id=user_id,
+                    channel_id=channel_id,
+                    prompt=prompt,
+                    length_s=length_s,
+                    instrumental=instrumental,
+                    request=request,
+                    output_format=output_format,
+                    state="queued",
+                    owner=self.owner,
+                    lease_expires_at=now + self.lease_seconds,
+                    reservation_id=reservation_id,
+                    created_at=now,
+                )
+            )
+
+    async def claim_next(self, concurrency: int) -> JobRecord | None:
+        """Start this process's fairest queued job if the API has a free slot anywhere."""
+        now = time.time()
+        async with self._engine.begin() as connection:
+            await self._claim_lock(connection)
+            busy = (
+                await connection.execute(
+                    select(func.count()).where(
+                        jobs.c.state == "running",
+                        jobs.c.composed_at.is_(None),
+                        jobs.c.lease_expires_at > now,
+                    )
+                )
+            ).scalar_one()
+            if busy >= concurrency:
+                return None
+            row = (
+                await connection.execute(
+                    select(jobs)
+                    .where(jobs.c.state == "queued", jobs.c.owner == self.owner)
+                    .order_by(*_fairness_order())
+                    .limit(1)
+                )
+            ).first()
+            if row is None:
+                return None
+            next_seq = (
+                await connection.execute(select(func.coalesce(func.max(jobs.c.started_seq), 0)))
+            ).scalar_one() + 1
+            await connection.execute(
+                update(jobs)
+                .where(jobs.c.id == row.id)
+                .values(
+                    state="running",
+                    started_seq=next_seq,
+                    started_at=now,
+                    lease_expires_at=now + self.lease_seconds,
+                )
+            )
+        return replace(JobRecord.from_row(row), state="running")
+
+    async def positions(self) -> dict[str, int]:
+        """Every queued job's place in line (1 = next), across all processes."""
+        async with self._engine.connect() as connection:
+            ids = (
+                (
+                    await connection.execute(
+                        select(jobs.c.id)
+                        .where(jobs.c.state == "queued")
+                        .order_by(*_fairness_order())
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return {job_id: index for index, job_id in enumerate(ids, start=1)}
+
+    async def mark_composed(self, job_id: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(jobs).where(jobs.c.id == job_id).values(composed_at=time.time())
+            )
+
+    async def renew(self) -> int:
+        """Extend the leases of this process's live jobs; returns how many."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(jobs)
+                .where(jobs.c.owner == self.owner, jobs.c.state.in_(ACTIVE))
+                .values(lease_expires_at=time.time() + self.lease_seconds)
+            )
+        return int(result.rowcount)
+
+    async def finish(self, job_id: str, *, delivered: bool, error: str | None = None) -> None:
+        """Settle the job and its reservation together: commit if delivered, else refund."""
+        now = time.time()
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.state.in_(ACTIVE))
+                    .values(state="done" if delivered else "failed", finished_at=now, error=error)
+                    .returning(jobs.c.reservation_id)
+                )
+            ).first()
+            if row is not None and row.reservation_id is not None:
+                await _settle(
+                    connection, [row.reservation_id], "committed" if delivered else "refunded", now
+                )
+
+    async def interrupt_expired(self) -> list[JobRecord]:
+        """Jobs whose owner stopped renewing: mark them interrupted and refund their quota."""
+        now = time.time()
+        async with self._engine.begin() as connection:
+            await self._claim_lock(connection)
+            rows = (
+                await connection.execute(
+                    update(jobs)
+                    .where(jobs.c.state.in_(ACTIVE), jobs.c.lease_expires_at < now)
+                    .values(
+                        state="interrupted",
+                        finished_at=now,
+                        error="the bot stopped before the track was delivered",
+                    )
+                    .returning(*jobs.c)
+                )
+            ).all()
+            reservations = [r.reservation_id for r in rows if r.reservation_id]
+            if reservations:
+                await _settle(connection, reservations, "refunded", now)
+        return [JobRecord.from_row(row) for row in rows]
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).first()
+        return JobRecord.from_row(row) if row is not None else None
+
+    async def counts(self) -> dict[str, int]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
+            ).all()
+        return {state: int(count) for state, count in rows}
+
+
+async def _settle(
+    connection: AsyncConnection, reservation_ids: list[str], state: str, now: float
+) -> None:
+    await connection.execute(
+        update(quota_usage)
+        .where(and_(quota_usage.c.id.in_(reservation_ids), quota_usage.c.state == "reserved"))
+        .values(state=state, updated_at=now)
+    )
