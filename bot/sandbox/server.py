@@ -82,6 +82,7 @@ class Sandbox:
     # Generations under way now, and the most seen at once (checks a client's concurrency).
     in_flight: int = 0
     peak_in_flight: int = 0
+    generation_started: asyncio.Event = field(default_factory=asyncio.Event)
     _fault_counts: dict[str, int] = field(default_factory=dict)
 
     def app(self) -> web.Application:
@@ -145,6 +146,7 @@ class Sandbox:
             return refused
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self.generation_started.set()
         try:
             return await self._render(request, compose, fault, output_format, shape)
         finally:
@@ -500,7 +502,8 @@ async def serve(
     sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8765
 ) -> tuple[web.AppRunner, str]:
     """Start the sandbox; returns the runner (to `cleanup()`) and its base URL."""
-    runner = web.AppRunner(sandbox.app(), access_log=None)
+    # A slow generation whose client went away must not hold up stopping for long.
+    runner = web.AppRunner(sandbox.app(), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

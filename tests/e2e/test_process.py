@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -17,10 +18,8 @@ from tests.fakes.discord_server import ALICE, FakeDiscord
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_bot_process_composes_and_shuts_down_cleanly(
-    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
-) -> None:
-    env = {
+def bot_env(discord_fake: FakeDiscord, sandbox: RunningSandbox, **extra: str) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DISCORD_TOKEN": discord_fake.token,
@@ -28,17 +27,27 @@ async def test_bot_process_composes_and_shuts_down_cleanly(
         "ELEVENLABS_BASE_URL": sandbox.url,
         "DISCORD_API_BASE_URL": discord_fake.api_base,
         "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+        **extra,
     }
-    process = await asyncio.create_subprocess_exec(
+
+
+async def start_process(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "run",
         env=env,
-        cwd=workdir,
-        stdout=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_bot_process_composes_and_shuts_down_cleanly(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    process = await start_process(bot_env(discord_fake, sandbox), workdir)
     try:
         await asyncio.wait_for(discord_fake.identified.wait(), 20)
         interaction = await discord_fake.slash(
@@ -56,3 +65,49 @@ async def test_bot_process_composes_and_shuts_down_cleanly(
         _, err = await asyncio.wait_for(process.communicate(), 20)
     assert "test-key" not in err.decode()
     assert discord_fake.token not in err.decode()
+
+
+async def test_a_killed_process_leaves_an_interrupted_job_a_refund_and_a_retry_button(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    env = bot_env(discord_fake, sandbox, JOB_LEASE_SECONDS="1", DEFAULT_QUOTA_TRACKS="1")
+    first = await start_process(env, workdir)
+    try:
+        await asyncio.wait_for(discord_fake.identified.wait(), 20)
+        await discord_fake.slash(
+            ALICE, "music", "compose", {"prompt": "lofi fault:slow:30", "length": 3}
+        )
+        await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 20)
+    finally:
+        first.kill()  # SIGKILL: no clean-up of any kind
+        await first.wait()
+
+    discord_fake.identified.clear()
+    second = await start_process(env, workdir)
+    try:
+        notice = await discord_fake.wait_for(
+            lambda: discord_fake.message_with_custom_id("music:retry:"), timeout=20
+        )
+        assert notice["content"].startswith(f"<@{ALICE.id}>")
+        assert "interrupted" in notice["content"]
+        assert notice["allowed_mentions"] == {"parse": [], "users": [ALICE.id]}
+        database = sqlite3.connect(workdir / "data" / "bot.db")
+        try:
+            (state,) = database.execute("SELECT state FROM jobs").fetchone()
+            (usage,) = database.execute("SELECT state FROM quota_usage").fetchone()
+        finally:
+            database.close()
+        assert (state, usage) == ("interrupted", "refunded")
+
+        # The quota was given back, so the retry (1 track allowed) composes again.
+        await discord_fake.wait_for(discord_fake.identified.is_set, timeout=20)
+        sandbox.sandbox.generation_started.clear()
+        custom_id = notice["components"][0]["components"][0]["custom_id"]
+        await discord_fake.click(ALICE, notice, custom_id)
+        await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 20)
+        assert [r.body["prompt"] for r in sandbox.sandbox.compose_requests()] == [
+            "lofi fault:slow:30"
+        ] * 2
+    finally:
+        second.send_signal(signal.SIGINT)
+        await asyncio.wait_for(second.communicate(), 20)

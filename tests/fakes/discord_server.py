@@ -80,6 +80,13 @@ MOD = Member(
 )
 
 
+class Channel:
+    """An option value meaning the guild's text channel."""
+
+
+JAM_CHANNEL = Channel()
+
+
 @dataclass
 class UploadedFile:
     field: str
@@ -219,38 +226,32 @@ class FakeDiscord:
         attachment_size_limit: int | None = None,
     ) -> Interaction:
         types = {str: 3, bool: 5, int: 4}
-        data = {
-            "id": str(next(self._ids)),
-            "name": group,
-            "type": 1,
-            "options": [
-                {
-                    "name": sub,
-                    "type": 1,
-                    "options": [
-                        {"name": k, "type": types[type(v)], "value": v} for k, v in options.items()
-                    ],
+        resolved: dict[str, dict[str, Any]] = {}
+        wire_options = []
+        for name, value in options.items():
+            if isinstance(value, Channel):
+                resolved.setdefault("channels", {})[str(CHANNEL_ID)] = self._channel_payload() | {
+                    "permissions": str(BASIC_PERMISSIONS)
                 }
-            ],
-        }
-        return await self._dispatch_interaction(2, user, data, attachment_size_limit)
-
-    async def slash_resolved(
-        self,
-        user: Member,
-        group: str,
-        sub: str,
-        options: list[dict[str, Any]],
-        resolved: dict[str, Any],
-    ) -> Interaction:
-        data = {
+                wire_options.append({"name": name, "type": 7, "value": str(CHANNEL_ID)})
+            elif isinstance(value, Member):
+                member = value.payload()
+                resolved.setdefault("users", {})[str(value.id)] = member.pop("user")
+                resolved.setdefault("members", {})[str(value.id)] = member | {
+                    "permissions": str(value.permissions)
+                }
+                wire_options.append({"name": name, "type": 6, "value": str(value.id)})
+            else:
+                wire_options.append({"name": name, "type": types[type(value)], "value": value})
+        data: dict[str, Any] = {
             "id": str(next(self._ids)),
             "name": group,
             "type": 1,
-            "options": [{"name": sub, "type": 1, "options": options}],
-            "resolved": resolved,
+            "options": [{"name": sub, "type": 1, "options": wire_options}],
         }
-        return await self._dispatch_interaction(2, user, data, None)
+        if resolved:
+            data["resolved"] = resolved
+        return await self._dispatch_interaction(2, user, data, attachment_size_limit)
 
     async def click(self, user: Member, message: dict[str, Any], custom_id: str) -> Interaction:
         data = {"custom_id": custom_id, "component_type": 2}
