@@ -24,7 +24,7 @@ from bot.store.audit import AuditLog
 from bot.store.jobs import JobRecord, JobStore
 from bot.store.quotas import QuotaDefaults, QuotaLedger
 from bot.tree import MusicTree
-from bot.ui.buttons import RetryButton, UseSuggestionButton, retry_view
+from bot.ui.buttons import RetryButton, UseSuggestionButton
 from bot.ui.text import duration, inert
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class MusicBot(commands.Bot):
                     discord.Object(record.user_id),
                     f"your track “{inert(record.prompt, 200)}” ({duration(record.length_s)}) "
                     "was interrupted when the bot restarted. Nothing was taken from your quota.",
-                    view=retry_view(record.id),
+                    view=RetryButton.as_view(record.id),
                 )
             except discord.HTTPException as exc:
                 log.warning(

@@ -11,7 +11,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,7 +37,7 @@ from bot.music.models import LENGTH_MAX_MS, LENGTH_MIN_MS, PROMPT_MAX_CHARS, Mod
 from bot.store import SuggestionStore
 from bot.store.jobs import JobStore
 from bot.store.quotas import QuotaLedger, QuotaRefused, Reservation
-from bot.ui.buttons import retry_view, suggestion_view
+from bot.ui.buttons import RetryButton, UseSuggestionButton
 from bot.ui.embeds import suggestion_embed, track_embed
 from bot.ui.text import duration, inert, music_error, quota_refusal
 
@@ -138,26 +138,18 @@ class ComposeFlow:
     async def use_suggestion(self, interaction: discord.Interaction, suggestion_id: str) -> None:
         """The "Compose with this" button under a copyright refusal."""
         suggestion = await self._suggestions.get(suggestion_id)
-        if suggestion is None:
+        if suggestion is None or suggestion.used:
             await _ephemeral(interaction, "This suggestion is no longer available.")
             return
-        if interaction.user.id != suggestion.user_id:
-            await _ephemeral(interaction, ONLY_REQUESTER)
-            return
-        if suggestion.used:
-            await _ephemeral(interaction, "This suggestion has already been used.")
-            return
         order = ComposeOrder(suggestion.prompt, suggestion.length_s, suggestion.instrumental)
-        accepted = await self._accept(interaction, order)
-        if accepted is None:
-            return
-        if not await self._suggestions.claim(suggestion_id):
-            await self._quotas.refund(accepted[1].id)
-            await _ephemeral(interaction, "This suggestion has already been used.")
-            return
-        await interaction.response.edit_message(view=suggestion_view(suggestion_id, disabled=True))
-        delivered = await self._run_from_button(interaction, order, *accepted)
-        if not delivered:
+        delivered = await self._compose_from_button(
+            interaction,
+            suggestion.user_id,
+            order,
+            UseSuggestionButton.as_view(suggestion_id, disabled=True),
+            claim=lambda: self._suggestions.claim(suggestion_id),
+        )
+        if delivered is False:
             await self._suggestions.release(suggestion_id)
 
     async def retry(self, interaction: discord.Interaction, job_id: str) -> None:
@@ -166,15 +158,10 @@ class ComposeFlow:
         if job is None:
             await _ephemeral(interaction, "This track can no longer be retried.")
             return
-        if interaction.user.id != job.user_id:
-            await _ephemeral(interaction, ONLY_REQUESTER)
-            return
         order = ComposeOrder(job.prompt, job.length_s, job.instrumental)
-        accepted = await self._accept(interaction, order)
-        if accepted is None:
-            return
-        await interaction.response.edit_message(view=retry_view(job_id, disabled=True))
-        await self._run_from_button(interaction, order, *accepted)
+        await self._compose_from_button(
+            interaction, job.user_id, order, RetryButton.as_view(job_id, disabled=True)
+        )
 
     # -- the work -----------------------------------------------------------------------------
 
@@ -197,14 +184,29 @@ class ComposeFlow:
             return None
         return output_format, reservation
 
-    async def _run_from_button(
+    async def _compose_from_button(
         self,
         interaction: discord.Interaction,
+        owner_id: int,
         order: ComposeOrder,
-        output_format: OutputFormat,
-        reservation: Reservation,
-    ) -> bool:
+        spent_view: discord.ui.View,
+        *,
+        claim: Callable[[], Awaitable[bool]] | None = None,
+    ) -> bool | None:
+        """Compose for a button's owner in a new message; None when nothing was started."""
+        if interaction.user.id != owner_id:
+            await _ephemeral(interaction, ONLY_REQUESTER)
+            return None
+        accepted = await self._accept(interaction, order)
+        if accepted is None:
+            return None
+        output_format, reservation = accepted
+        if claim is not None and not await claim():
+            await self._quotas.refund(reservation.id)
+            await _ephemeral(interaction, "This button has already been used.")
+            return None
         try:
+            await interaction.response.edit_message(view=spent_view)
             followup = await interaction.followup.send(
                 f"🎼 Composing for {interaction.user.mention}…",
                 wait=True,
@@ -384,7 +386,7 @@ class ComposeFlow:
             interaction,
             content=None,
             embed=suggestion_embed(prompt=order.prompt, suggestion=suggestion),
-            view=suggestion_view(suggestion_id),
+            view=UseSuggestionButton.as_view(suggestion_id),
         )
 
     async def _report(

@@ -282,21 +282,6 @@ class QuotaLedger:
             )
         return result.rowcount == 1
 
-    async def is_blocked(self, guild_id: int, user_id: int) -> str | None:
-        """The block reason ("" when none was given), or None when not blocked."""
-        async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(quota_accounts.c.blocked_at, quota_accounts.c.blocked_reason).where(
-                        quota_accounts.c.guild_id == guild_id,
-                        quota_accounts.c.user_id == user_id,
-                    )
-                )
-            ).first()
-        if row is None or row.blocked_at is None:
-            return None
-        return str(row.blocked_reason or "")
-
     # -- internals ----------------------------------------------------------------------------
 
     @staticmethod

@@ -1,9 +1,10 @@
-"""Buttons that keep working after a restart: their state lives in the database, not the id."""
+"""Buttons that keep working after a restart: the custom_id names a database row, and the row
+holds the state (a suggested prompt, an interrupted job), never the id itself."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
@@ -11,21 +12,25 @@ if TYPE_CHECKING:
     from bot.app import MusicBot
 
 
-class UseSuggestionButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"music:suggest:(?P<id>[0-9a-f]{32})",
-):
-    def __init__(self, suggestion_id: str, *, disabled: bool = False) -> None:
+class _RowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
+    """A persistent button for one row; subclasses give the look and the template."""
+
+    prefix: ClassVar[str]
+    label: ClassVar[str]
+    emoji: ClassVar[str]
+    style: ClassVar[discord.ButtonStyle]
+
+    def __init__(self, row_id: str, *, disabled: bool = False) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Compose with this",
-                emoji="🎵",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"music:suggest:{suggestion_id}",
+                label=self.label,
+                emoji=self.emoji,
+                style=self.style,
+                custom_id=f"{self.prefix}:{row_id}",
                 disabled=disabled,
             )
         )
-        self.suggestion_id = suggestion_id
+        self.row_id = row_id
 
     @classmethod
     async def from_custom_id(  # type: ignore[override]
@@ -34,50 +39,31 @@ class UseSuggestionButton(
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> UseSuggestionButton:
+    ) -> _RowButton:
         return cls(match["id"])
-
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.use_suggestion(interaction, self.suggestion_id)
-
-
-class RetryButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"music:retry:(?P<id>[0-9a-f]{32})",
-):
-    def __init__(self, job_id: str, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Try again",
-                emoji="🔁",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"music:retry:{job_id}",
-                disabled=disabled,
-            )
-        )
-        self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: discord.Interaction[MusicBot],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RetryButton:
-        return cls(match["id"])
+    def as_view(cls, row_id: str, *, disabled: bool = False) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        view.add_item(cls(row_id, disabled=disabled))
+        return view
+
+
+class UseSuggestionButton(_RowButton, template=r"music:suggest:(?P<id>[0-9a-f]{32})"):
+    prefix = "music:suggest"
+    label = "Compose with this"
+    emoji = "🎵"
+    style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.retry(interaction, self.job_id)
+        await interaction.client.compose_flow.use_suggestion(interaction, self.row_id)
 
 
-def retry_view(job_id: str, *, disabled: bool = False) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(RetryButton(job_id, disabled=disabled))
-    return view
+class RetryButton(_RowButton, template=r"music:retry:(?P<id>[0-9a-f]{32})"):
+    prefix = "music:retry"
+    label = "Try again"
+    emoji = "🔁"
+    style = discord.ButtonStyle.secondary
 
-
-def suggestion_view(suggestion_id: str, *, disabled: bool = False) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(UseSuggestionButton(suggestion_id, disabled=disabled))
-    return view
+    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
+        await interaction.client.compose_flow.retry(interaction, self.row_id)
