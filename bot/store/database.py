@@ -23,8 +23,10 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {}
         if self.is_sqlite:
-            # One writer at a time is SQLite's rule; waiting beats failing with "locked".
-            options["connect_args"] = {"timeout": 30}
+            # SQLite takes one writer at a time. One connection per process queues statements
+            # in the pool (a cheap asyncio wait) instead of in SQLite's busy handler, which
+            # sleeps in steps of up to 100 ms; other processes still wait via busy_timeout.
+            options.update(pool_size=1, max_overflow=0, connect_args={"timeout": 30})
         else:
             options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
