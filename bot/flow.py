@@ -398,7 +398,8 @@ class ComposeFlow:
         attachments: Callable[[], list[discord.File]] | None = None,
         **fields: Any,
     ) -> bool:
-        """Edit the progress message; once its token has expired, post to the channel."""
+        """Edit the progress message; when that fails (the token expired after 15 minutes,
+        or Discord refused the edit), post to the channel with the bot's own token instead."""
         if not interaction.is_expired():
             try:
                 files = {"attachments": attachments()} if attachments is not None else {}
@@ -406,8 +407,8 @@ class ComposeFlow:
                 return True
             except discord.HTTPException as exc:
                 if not is_expired_token(exc):
-                    log.error("could not deliver to %s: %s", interaction.channel_id, exc)
-                    return False
+                    log.warning("could not edit in channel %s (%s); posting instead",
+                                interaction.channel_id, exc)
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             log.error("the token expired and channel %s is unknown", interaction.channel_id)

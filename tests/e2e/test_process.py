@@ -13,7 +13,7 @@ import pytest
 
 from tests.audio import mp3_seconds
 from tests.conftest import RunningSandbox
-from tests.fakes.discord_server import ALICE, FakeDiscord
+from tests.fakes.discord_server import ALICE, GUILD_ID, FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +111,31 @@ async def test_a_killed_process_leaves_an_interrupted_job_a_refund_and_a_retry_b
     finally:
         second.send_signal(signal.SIGINT)
         await asyncio.wait_for(second.communicate(), 20)
+
+
+async def test_sync_registers_the_commands_with_their_limits(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "sync",
+        "--guild",
+        str(GUILD_ID),
+        env=bot_env(discord_fake, sandbox),
+        cwd=workdir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    assert "registered 2 command(s)" in out.decode()
+    (put,) = discord_fake.sent("PUT", rf"/guilds/{GUILD_ID}/commands$")
+    commands = {c["name"]: c for c in put.payload}
+    compose = next(o for o in commands["music"]["options"] if o["name"] == "compose")
+    options = {o["name"]: o for o in compose["options"]}
+    assert (options["prompt"]["min_length"], options["prompt"]["max_length"]) == (1, 4100)
+    assert (options["length"]["min_value"], options["length"]["max_value"]) == (3, 600)
+    assert commands["music"]["contexts"] == [0], "servers only"
+    assert not discord_fake.identified.is_set(), "sync does not connect to the gateway"
