@@ -132,7 +132,11 @@ class ComposeFlow:
         accepted = await self._accept(interaction, order)
         if accepted is None:
             return
-        await interaction.response.defer(thinking=True)
+        try:
+            await interaction.response.defer(thinking=True)
+        except discord.HTTPException:
+            await self._quotas.refund(accepted[1].id)
+            raise
         await self._run(ProgressMessage(interaction), interaction, order, *accepted)
 
     async def use_suggestion(self, interaction: discord.Interaction, suggestion_id: str) -> None:
@@ -407,8 +411,11 @@ class ComposeFlow:
                 return True
             except discord.HTTPException as exc:
                 if not is_expired_token(exc):
-                    log.warning("could not edit in channel %s (%s); posting instead",
-                                interaction.channel_id, exc)
+                    log.warning(
+                        "could not edit in channel %s (%s); posting instead",
+                        interaction.channel_id,
+                        exc,
+                    )
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             log.error("the token expired and channel %s is unknown", interaction.channel_id)

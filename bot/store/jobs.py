@@ -229,7 +229,23 @@ class JobStore:
             reservations = [r.reservation_id for r in rows if r.reservation_id]
             if reservations:
                 await _settle(connection, reservations, "refunded", now)
+            await self._refund_orphans(connection, now)
         return [JobRecord.from_row(row) for row in rows]
+
+    async def _refund_orphans(self, connection: AsyncConnection, now: float) -> None:
+        """Reservations whose process died before it queued the job (a moment's window)."""
+        live = select(jobs.c.reservation_id).where(
+            jobs.c.state.in_(ACTIVE), jobs.c.reservation_id.is_not(None)
+        )
+        await connection.execute(
+            update(quota_usage)
+            .where(
+                quota_usage.c.state == "reserved",
+                quota_usage.c.updated_at < now - 2 * self.lease_seconds,
+                quota_usage.c.id.not_in(live),
+            )
+            .values(state="refunded", updated_at=now)
+        )
 
     async def get(self, job_id: str) -> JobRecord | None:
         async with self._engine.connect() as connection:

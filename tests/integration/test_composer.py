@@ -179,3 +179,13 @@ async def test_finishing_settles_the_reservation(
         await instance.finish(item.id, delivered=delivered)
         assert (await store.get(item.id)).state == ("done" if delivered else "failed")  # type: ignore[union-attr]
     assert (await quotas.status(G, 100, [])).tracks_used == (1 if delivered else 0)
+
+
+async def test_a_reservation_without_a_job_is_refunded_once_stale(database: Database) -> None:
+    quotas = QuotaLedger(database.engine)
+    orphan = await quotas.reserve(G, 100, [], 3, now=1.0)
+    fresh = await quotas.reserve(G, 101, [], 3)
+    store = JobStore(database.engine, owner="new-process", lease_seconds=30)
+    await store.interrupt_expired()
+    assert not await quotas.commit(orphan.id), "the orphan was refunded"
+    assert await quotas.commit(fresh.id), "a reservation made just now is left alone"
