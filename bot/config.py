@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PUBLIC_API_URL = "https://api.elevenlabs.io"
+from bot.music import PUBLIC_API_URL
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
 
 

@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,8 @@ class Sandbox:
     api_key: str = DEFAULT_API_KEY
     copyright_status: int = 400
     retry_after: float = 1.0
-    requests: list[RecordedRequest] = field(default_factory=list)
+    # The latest requests, for tests and curious admins (bounded: the sandbox may run for days).
+    requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=10_000))
     # Generations under way now, and the most seen at once (checks a client's concurrency).
     in_flight: int = 0
     peak_in_flight: int = 0

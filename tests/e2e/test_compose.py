@@ -193,7 +193,7 @@ async def test_too_long_for_the_upload_limit_is_refused_before_any_api_call(
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, interaction))
     assert "would not fit" in reply.payload["data"]["content"]
     assert "longest that fits is 4:" in reply.payload["data"]["content"]
-    assert sandbox.sandbox.requests == []
+    assert not sandbox.sandbox.requests
 
 
 async def test_ten_minutes_fits_an_unboosted_server_at_128_kbps(
@@ -227,7 +227,7 @@ async def test_out_of_range_options_are_checked_again(
     interaction = await discord_fake.slash(ALICE, "music", "compose", options)
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, interaction))
     assert expected in reply.payload["data"]["content"]
-    assert sandbox.sandbox.requests == []
+    assert not sandbox.sandbox.requests
 
 
 async def test_expired_token_posts_to_the_channel_pinging_only_the_requester(

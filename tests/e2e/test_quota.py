@@ -96,4 +96,4 @@ async def test_block_stops_composing_and_posts_to_the_log_channel(
     refused = await discord_fake.slash(ALICE, "music", "compose", {"prompt": "lofi", "length": 5})
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, refused))
     assert "blocked you from composing" in reply.payload["data"]["content"]
-    assert sandbox.sandbox.requests == []
+    assert not sandbox.sandbox.requests

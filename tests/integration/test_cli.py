@@ -110,7 +110,7 @@ async def test_bad_input_is_one_line_and_sends_nothing(
     )
     assert code == 2
     assert err.count("\n") == 1 and "music_length_ms" in err
-    assert sandbox.sandbox.requests == []
+    assert not sandbox.sandbox.requests
 
 
 async def test_malformed_setting_names_the_variable_not_the_value(workdir: Path) -> None:

@@ -286,4 +286,4 @@ async def test_bad_input_is_refused_before_sending(
 ) -> None:
     with pytest.raises(InvalidInput):
         build_request(**kwargs)  # type: ignore[arg-type]
-    assert sandbox.sandbox.requests == []
+    assert not sandbox.sandbox.requests
