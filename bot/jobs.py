@@ -163,8 +163,13 @@ class Composer:
             if record is None:
                 return
             waiting = self._waiting.get(record.id)
-            if waiting is not None and not waiting.turn.done():
-                waiting.turn.set_result(None)
+            if waiting is None or waiting.turn.done():
+                # Nobody here waits for it any more (its compose was cancelled): give the
+                # slot and the quota back instead of holding them under a renewed lease.
+                await self._jobs.mark_composed(record.id)
+                await self._jobs.finish(record.id, delivered=False, error="abandoned")
+                continue
+            waiting.turn.set_result(None)
 
     async def _announce_positions(self) -> None:
         pending = [w for w in self._waiting.values() if not w.turn.done() and w.listener]

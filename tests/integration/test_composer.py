@@ -189,3 +189,31 @@ async def test_a_reservation_without_a_job_is_refunded_once_stale(database: Data
     await store.interrupt_expired()
     assert not await quotas.commit(orphan.id), "the orphan was refunded"
     assert await quotas.commit(fresh.id), "a reservation made just now is left alone"
+
+
+async def test_a_cancelled_wait_does_not_hold_a_slot(
+    database: Database, sandbox: RunningSandbox
+) -> None:
+    starts: list[str] = []
+    queued: asyncio.Queue[str] = asyncio.Queue()
+    async with composer(database, sandbox, concurrency=1) as (instance, store):
+        busy = asyncio.create_task(
+            run_and_finish(
+                instance, job(100, "lofi fault:slow:0.3"), StartOrder(starts, "first", queued)
+            )
+        )
+        cancelled_job = job(101, "jazz")
+        waiting = asyncio.create_task(
+            run_and_finish(instance, cancelled_job, StartOrder(starts, "cancelled", queued))
+        )
+        assert await asyncio.wait_for(queued.get(), 10) == "cancelled"
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        await asyncio.wait_for(busy, 10)
+        # The next job still gets the only slot.
+        await asyncio.wait_for(
+            run_and_finish(instance, job(102, "house"), StartOrder(starts, "last", queued)), 10
+        )
+        record = await store.get(cancelled_job.id)
+    assert starts == ["first", "last"]
+    assert record is not None and (record.state, record.error) == ("failed", "abandoned")
