@@ -139,3 +139,51 @@ async def test_sync_registers_the_commands_with_their_limits(
     assert (options["length"]["min_value"], options["length"]["max_value"]) == (3, 600)
     assert commands["music"]["contexts"] == [0], "servers only"
     assert not discord_fake.identified.is_set(), "sync does not connect to the gateway"
+
+
+async def test_run_with_the_built_in_sandbox_needs_no_music_key(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    env = bot_env(discord_fake, sandbox)
+    del env["ELEVENLABS_API_KEY"], env["ELEVENLABS_BASE_URL"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--sandbox",
+        env=env,
+        cwd=workdir,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await asyncio.wait_for(discord_fake.identified.wait(), 20)
+        interaction = await discord_fake.slash(
+            ALICE, "music", "compose", {"prompt": "synth pop", "length": 3}
+        )
+        message = await discord_fake.wait_for(
+            lambda: (m := discord_fake.original(interaction)) and m["attachments"] and m,
+            timeout=30,
+        )
+        audio = discord_fake.attachments[int(message["attachments"][0]["id"])]
+        assert mp3_seconds(audio) == pytest.approx(3, abs=0.15)
+        assert not sandbox.sandbox.requests, "the bot used its own sandbox"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert "built-in sandbox" in err.decode()
+
+
+async def test_run_without_music_key_or_sandbox_is_one_clear_line(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    env = bot_env(discord_fake, sandbox)
+    del env["ELEVENLABS_API_KEY"]
+    process = await start_process(env, workdir)
+    _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode != 0
+    assert err.decode().strip().splitlines() == [
+        "error: ELEVENLABS_API_KEY is not set: set it, or start with --sandbox to try the bot "
+        "with synthesised music"
+    ]
