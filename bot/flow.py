@@ -262,11 +262,27 @@ class ComposeFlow:
     ) -> bool:
         """Queue, compose and deliver; True when the member received a track.
 
-        Whatever happens, the job is settled: the quota is committed only on delivery.
+        The job is then settled: the quota is committed only on delivery. If the bot stops
+        meanwhile (cancellation), the job stays in the store: the next start tells the member
+        it was interrupted, with a Try again button, and refunds the quota.
         """
         job_id = uuid.uuid4().hex
-        delivered = False
-        error: str | None = None
+        delivered, error = await self._attempt(
+            job_id, progress, interaction, order, output_format, reservation
+        )
+        await self._settle(job_id, reservation, delivered, error)
+        return delivered
+
+    async def _attempt(
+        self,
+        job_id: str,
+        progress: ProgressMessage,
+        interaction: discord.Interaction,
+        order: ComposeOrder,
+        output_format: OutputFormat,
+        reservation: Reservation,
+    ) -> tuple[bool, str | None]:
+        """(delivered, why not); every failure is told to the member here."""
         reporter = ProgressReporter(progress, order, self._progress_interval)
         try:
             request = build_request(
@@ -288,27 +304,26 @@ class ComposeFlow:
                 output_format=output_format,
                 reservation_id=reservation.id,
             )
-            track = await self._composer.run(job, reporter)
-            await reporter.stop()
+            try:
+                track = await self._composer.run(job, reporter)
+            finally:
+                # Before any final message, so no progress edit lands after it.
+                await reporter.stop()
             with track:
-                delivered = await self._deliver(progress, interaction, order, track)
-            if not delivered:
-                error = "the track could not be posted"
+                if await self._deliver(progress, interaction, order, track):
+                    return True, None
+            return False, "the track could not be posted"
         except InvalidInput as exc:
-            error = exc.message
             await self._report(progress, interaction, content=f"⚠️ {inert(exc.message, 500)}")
+            return False, exc.message
         except BadPrompt as exc:
-            error = repr(exc)
-            await reporter.stop()
             await self._offer_suggestion(progress, interaction, order, exc.prompt_suggestion)
+            return False, repr(exc)
         except MusicError as exc:
-            error = repr(exc)
-            await reporter.stop()
             log.warning("job %s failed: %r %s", job_id, exc, exc.message)
             await self._report(progress, interaction, content=music_error(exc))
+            return False, repr(exc)
         except Exception as exc:
-            error = repr(exc)
-            await reporter.stop()
             log.exception("job %s failed unexpectedly", job_id)
             await self._report(
                 progress,
@@ -316,10 +331,7 @@ class ComposeFlow:
                 content="💥 Something went wrong while composing. Nothing was taken from "
                 "your quota; please try again.",
             )
-        finally:
-            await reporter.stop()
-            await self._settle(job_id, reservation, delivered, error)
-        return delivered
+            return False, repr(exc)
 
     async def _settle(
         self, job_id: str, reservation: Reservation, delivered: bool, error: str | None

@@ -67,8 +67,9 @@ async def test_bot_process_composes_and_shuts_down_cleanly(
     assert discord_fake.token not in err.decode()
 
 
-async def test_a_killed_process_leaves_an_interrupted_job_a_refund_and_a_retry_button(
-    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "stopped"])
+async def test_a_stopped_process_leaves_an_interrupted_job_a_refund_and_a_retry_button(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, stop: signal.Signals
 ) -> None:
     env = bot_env(discord_fake, sandbox, JOB_LEASE_SECONDS="1", DEFAULT_QUOTA_TRACKS="1")
     first = await start_process(env, workdir)
@@ -79,7 +80,7 @@ async def test_a_killed_process_leaves_an_interrupted_job_a_refund_and_a_retry_b
         )
         await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 20)
     finally:
-        first.kill()  # SIGKILL: no clean-up of any kind
+        first.send_signal(stop)  # SIGKILL: no clean-up of any kind; SIGINT: a clean shutdown
         await first.wait()
 
     discord_fake.identified.clear()
