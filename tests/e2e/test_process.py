@@ -27,19 +27,25 @@ def bot_env(discord_fake: FakeDiscord, sandbox: RunningSandbox, **extra: str) ->
         "ELEVENLABS_BASE_URL": sandbox.url,
         "DISCORD_API_BASE_URL": discord_fake.api_base,
         "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+        # Warnings only: nobody drains the pipes until the process ends.
+        "LOG_LEVEL": "WARNING",
         **extra,
     }
 
 
-async def start_process(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+async def start_process(
+    env: dict[str, str], cwd: Path, *args: str, verb: str = "run"
+) -> asyncio.subprocess.Process:
+    """`python -m bot run` (or another verb) as its own process."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
-        "run",
+        verb,
+        *args,
         env=env,
         cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
 
@@ -117,17 +123,8 @@ async def test_a_stopped_process_leaves_an_interrupted_job_a_refund_and_a_retry_
 async def test_sync_registers_the_commands_with_their_limits(
     discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "sync",
-        "--guild",
-        str(GUILD_ID),
-        env=bot_env(discord_fake, sandbox),
-        cwd=workdir,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await start_process(
+        bot_env(discord_fake, sandbox), workdir, "--guild", str(GUILD_ID), verb="sync"
     )
     out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, err.decode()
@@ -147,17 +144,7 @@ async def test_run_with_the_built_in_sandbox_needs_no_music_key(
 ) -> None:
     env = bot_env(discord_fake, sandbox)
     del env["ELEVENLABS_API_KEY"], env["ELEVENLABS_BASE_URL"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--sandbox",
-        env=env,
-        cwd=workdir,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_process(env, workdir, "--sandbox")
     try:
         await asyncio.wait_for(discord_fake.identified.wait(), 20)
         interaction = await discord_fake.slash(
