@@ -310,7 +310,7 @@ class ComposeFlow:
                 # Before any final message, so no progress edit lands after it.
                 await reporter.stop()
             with track:
-                if await self._deliver(progress, interaction, order, track):
+                if await self._deliver(progress, interaction, order, track, reservation):
                     return True, None
             return False, "the track could not be posted"
         except InvalidInput as exc:
@@ -355,6 +355,7 @@ class ComposeFlow:
         interaction: discord.Interaction,
         order: ComposeOrder,
         track: Track,
+        reservation: Reservation,
     ) -> bool:
         embed = track_embed(
             prompt=order.prompt,
@@ -362,6 +363,8 @@ class ComposeFlow:
             requester=interaction.user,
             metadata=track.metadata,
             output_format=track.output_format or "",
+            tracks_left=reservation.tracks_left,
+            window_hours=reservation.window_hours,
         )
         filename = track_filename(track.title, order.prompt)
         delivered = await self._report(

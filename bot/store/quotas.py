@@ -70,6 +70,9 @@ class Reservation:
     guild_id: int
     user_id: int
     seconds: int
+    # What the member has left once this track is delivered (None: unlimited).
+    tracks_left: int | None = None
+    window_hours: int = 24
 
 
 class QuotaRefused(Exception):
@@ -120,7 +123,16 @@ class QuotaLedger:
                 if seconds > limits.seconds:
                     raise QuotaRefused("too_long", status)
                 raise QuotaRefused("seconds", status, _available_at(uses, limits, seconds=seconds))
-            reservation = Reservation(uuid.uuid4().hex, guild_id, user_id, seconds)
+            reservation = Reservation(
+                uuid.uuid4().hex,
+                guild_id,
+                user_id,
+                seconds,
+                tracks_left=(
+                    None if limits.tracks is None else limits.tracks - status.tracks_used - 1
+                ),
+                window_hours=limits.window_hours,
+            )
             await connection.execute(
                 quota_usage.insert().values(
                     id=reservation.id,

@@ -18,6 +18,8 @@ def track_embed(
     requester: discord.abc.User,
     metadata: SongMetadata | None,
     output_format: str,
+    tracks_left: int | None = None,
+    window_hours: int = 24,
 ) -> discord.Embed:
     title = metadata.title if metadata and metadata.title else "Your track"
     embed = discord.Embed(title=inert(title, 250), colour=ACCENT)
@@ -27,7 +29,11 @@ def track_embed(
         embed.add_field(name="Genres", value=inert(", ".join(metadata.genres), 200))
     embed.add_field(name="Requested by", value=f"{requester.mention} ({inert(requester.name, 40)})")
     kbps = output_format.rsplit("_", 1)[-1]
-    embed.set_footer(text=f"Eleven Music · MP3 {kbps} kbps")
+    footer = f"Eleven Music · MP3 {kbps} kbps"
+    if tracks_left is not None:
+        plural = "track" if tracks_left == 1 else "tracks"
+        footer += f" · {tracks_left} {plural} left in your {window_hours} h quota"
+    embed.set_footer(text=footer)
     return embed
 
 

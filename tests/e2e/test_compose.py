@@ -69,6 +69,7 @@ async def test_compose_delivers_an_mp3_with_embed(
     assert embed["title"] == "Lofi Beat"
     assert str(ALICE.id) in json.dumps(embed)
     assert any(f["name"] == "Length" and f["value"] == "0:05" for f in embed["fields"])
+    assert embed["footer"]["text"].endswith("4 tracks left in your 24 h quota")
     for record in message_writes(discord_fake):
         payload = record.payload or {}
         body = payload.get("data", payload) if "/callback" in record.path else payload
