@@ -93,7 +93,10 @@ async def _compose(args: argparse.Namespace, settings: Settings) -> int:
         except MusicError as exc:
             return _fail(exc.message)
         with track:
-            await track.audio.save(out)
+            try:
+                await track.audio.save(out)
+            except OSError as exc:
+                return _fail(f"cannot write {out}: {exc.strerror}")
     print(f"wrote {out} ({track.size:,} bytes, {track.content_type})")
     if track.metadata is not None:
         print(json.dumps(track.metadata.to_wire(), indent=2))

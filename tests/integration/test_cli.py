@@ -128,3 +128,18 @@ async def test_run_without_discord_token_is_one_clear_line(workdir: Path) -> Non
     assert code != 0
     assert err.strip().count("\n") == 0
     assert "DISCORD_TOKEN" in err and "Traceback" not in err
+
+
+async def test_unwritable_output_is_one_line(sandbox: RunningSandbox, workdir: Path) -> None:
+    code, _, err = await run_cli(
+        "compose",
+        "lofi",
+        "--length",
+        "3",
+        "--out",
+        "missing/dir/x.mp3",
+        env=sandbox_env(sandbox),
+        cwd=workdir,
+    )
+    assert code == 2
+    assert err.startswith("error: cannot write missing/dir/x.mp3") and "Traceback" not in err
