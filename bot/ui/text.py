@@ -29,7 +29,10 @@ def inert(text: str, limit: int = 1000) -> str:
 
 
 def quoted(text: str, limit: int = 1000) -> str:
-    return "\n".join(f"> {line}" for line in inert(text, limit).splitlines() or [""])
+    """A block quote of at most `limit` characters, quote marks included."""
+    lines = inert(text, limit).splitlines() or [""]
+    block = "\n".join(f"> {line}" for line in lines)
+    return block if len(block) <= limit else block[: limit - 1] + "…"
 
 
 def duration(seconds: float) -> str:

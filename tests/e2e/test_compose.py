@@ -256,3 +256,15 @@ async def test_a_discord_429_is_waited_out(bot: MusicBot, discord_fake: FakeDisc
     message = await finished(discord_fake, interaction)
     assert message["attachments"]
     assert any(r.status == 429 for r in discord_fake.requests)
+
+
+async def test_longest_hostile_prompt_fits_discords_limits(
+    bot: MusicBot, discord_fake: FakeDiscord
+) -> None:
+    prompt = ("like daft punk *_~`|>\n" * 200)[:4100]
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": prompt, "length": 3}
+    )
+    message = await finished(discord_fake, interaction)
+    assert message["components"], "the suggestion message was accepted by Discord"
+    assert all(r.status < 400 for r in discord_fake.requests if "/webhooks/" in r.path)

@@ -653,9 +653,27 @@ class FakeDiscord:
         return result
 
     def _check_content(self, body: dict[str, Any]) -> None:
+        """Discord's message limits: 2000 characters of content, and the embed limits."""
         content = body.get("content")
         if isinstance(content, str) and len(content) > 2000:
             raise DiscordError(400, 50035, "Invalid Form Body: content too long")
+        total = 0
+        for embed in body.get("embeds") or []:
+            sizes = [
+                (len(embed.get("title") or ""), 256),
+                (len(embed.get("description") or ""), 4096),
+                (len((embed.get("footer") or {}).get("text") or ""), 2048),
+            ]
+            for embed_field in embed.get("fields") or []:
+                sizes += [
+                    (len(embed_field.get("name") or ""), 256),
+                    (len(embed_field.get("value") or ""), 1024),
+                ]
+            if any(size > limit for size, limit in sizes) or len(embed.get("fields") or []) > 25:
+                raise DiscordError(400, 50035, "Invalid Form Body: embed too large")
+            total += sum(size for size, _ in sizes)
+        if total > 6000:
+            raise DiscordError(400, 50035, "Invalid Form Body: embeds too large")
 
     def _store_message(
         self,
