@@ -118,7 +118,8 @@ class Interaction:
     acknowledged: bool = False
     original_message_id: int | None = None
 
-    def attachment_limit(self, fake: FakeDiscord) -> int:
+    @property
+    def attachment_limit(self) -> int:
         return int(self.payload["attachment_size_limit"])
 
 
@@ -544,7 +545,7 @@ class FakeDiscord:
             message = self._store_message(
                 data,
                 record.files,
-                interaction.attachment_limit(self),
+                interaction.attachment_limit,
                 loading=kind == 5,
                 interaction=interaction,
             )
@@ -577,7 +578,7 @@ class FakeDiscord:
         message = self._store_message(
             record.payload or {},
             record.files,
-            interaction.attachment_limit(self),
+            interaction.attachment_limit,
             interaction=interaction,
         )
         return _json(200, message)
@@ -595,7 +596,7 @@ class FakeDiscord:
             return web.Response(status=204)
         record: Recorded = request[RECORD]
         message = self._update_message(
-            message_id, record.payload or {}, record.files, interaction.attachment_limit(self)
+            message_id, record.payload or {}, record.files, interaction.attachment_limit
         )
         return _json(200, message)
 

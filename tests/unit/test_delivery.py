@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.delivery import (
+    estimated_mp3_bytes,
+    longest_fitting_seconds,
+    pick_output_format,
+    track_filename,
+)
+from bot.flow import check_order
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("seconds", "limit", "expected"),
+    [
+        (600, 10 * MIB, "mp3_44100_128"),  # 9.4 MiB with margin: fits an unboosted server
+        (600, 9 * MIB, "mp3_44100_96"),
+        (600, 5 * MIB, "mp3_44100_64"),
+        (600, 4 * MIB, None),
+        (5, 1 * MIB, "mp3_44100_128"),
+    ],
+)
+def test_best_format_that_fits(seconds: int, limit: int, expected: str | None) -> None:
+    assert pick_output_format(seconds, limit) == expected
+
+
+def test_longest_fitting_is_consistent_with_the_pick() -> None:
+    limit = 2 * MIB
+    longest = longest_fitting_seconds(limit)
+    assert pick_output_format(longest, limit) is not None
+    assert pick_output_format(longest + 1, limit) is None
+    assert estimated_mp3_bytes(600, 192) > 10 * MIB, "10 min at 192 kbps does not fit 10 MiB"
+
+
+@pytest.mark.parametrize(
+    ("title", "prompt", "expected"),
+    [
+        ("Lofi Beat", "whatever", "lofi-beat.mp3"),
+        (None, "Café del Mar — chill/../../etc", "cafe-del-mar-chill-etc.mp3"),
+        ("", "@everyone <@123> **x**", "everyone-123-x.mp3"),
+        (None, "🎵🎶", "track.mp3"),
+        (None, "a" * 300, "a" * 60 + ".mp3"),
+    ],
+)
+def test_filenames_are_safe(title: str | None, prompt: str, expected: str) -> None:
+    assert track_filename(title, prompt) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "length", "problem"),
+    [
+        ("lofi", 5, None),
+        ("", 5, "empty"),
+        ("\n\t ", 5, "empty"),
+        ("x" * 4101, 5, "4,100"),
+        ("lofi", 2, "between 3 and 600"),
+        ("lofi", 601, "between 3 and 600"),
+    ],
+)
+def test_orders_are_checked_with_a_reason(prompt: str, length: int, problem: str | None) -> None:
+    result = check_order(prompt, length)
+    assert (result is None) if problem is None else (problem in (result or ""))
