@@ -72,6 +72,15 @@ def check_order(prompt: str, length_s: int) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How an attempt ended, and what to tell the member once the job is settled."""
+
+    delivered: bool = False
+    error: str | None = None
+    tell: Callable[[], Awaitable[object]] | None = None
+
+
 class ProgressReporter:
     """Shows the queue position, then "Composing… N s", editing at most every few seconds."""
 
@@ -262,16 +271,19 @@ class ComposeFlow:
     ) -> bool:
         """Queue, compose and deliver; True when the member received a track.
 
-        The job is then settled: the quota is committed only on delivery. If the bot stops
-        meanwhile (cancellation), the job stays in the store: the next start tells the member
-        it was interrupted, with a Try again button, and refunds the quota.
+        The job is settled before the member hears of a failure, so "nothing was taken from
+        your quota" is already true when they read it. If the bot stops meanwhile
+        (cancellation), the job stays in the store: the next start tells the member it was
+        interrupted, with a Try again button, and refunds the quota.
         """
         job_id = uuid.uuid4().hex
-        delivered, error = await self._attempt(
+        outcome = await self._attempt(
             job_id, progress, interaction, order, output_format, reservation
         )
-        await self._settle(job_id, reservation, delivered, error)
-        return delivered
+        await self._settle(job_id, reservation, outcome.delivered, outcome.error)
+        if outcome.tell is not None:
+            await outcome.tell()
+        return outcome.delivered
 
     async def _attempt(
         self,
@@ -281,9 +293,12 @@ class ComposeFlow:
         order: ComposeOrder,
         output_format: OutputFormat,
         reservation: Reservation,
-    ) -> tuple[bool, str | None]:
-        """(delivered, why not); every failure is told to the member here."""
+    ) -> _Outcome:
         reporter = ProgressReporter(progress, order, self._progress_interval)
+
+        def tell(content: str) -> Callable[[], Awaitable[bool]]:
+            return lambda: self._report(progress, interaction, content=content)
+
         try:
             request = build_request(
                 prompt=order.prompt,
@@ -311,27 +326,36 @@ class ComposeFlow:
                 await reporter.stop()
             with track:
                 if await self._deliver(progress, interaction, order, track, reservation):
-                    return True, None
-            return False, "the track could not be posted"
+                    return _Outcome(delivered=True)
+            return _Outcome(
+                error="the track could not be posted",
+                tell=lambda: progress.try_edit(
+                    content="📤 The track was composed, but Discord refused the upload. "
+                    "Nothing was taken from your quota; please try again.",
+                    embed=None,
+                    attachments=[],
+                ),
+            )
         except InvalidInput as exc:
-            await self._report(progress, interaction, content=f"⚠️ {inert(exc.message, 500)}")
-            return False, exc.message
+            return _Outcome(error=exc.message, tell=tell(f"⚠️ {inert(exc.message, 500)}"))
         except BadPrompt as exc:
-            await self._offer_suggestion(progress, interaction, order, exc.prompt_suggestion)
-            return False, repr(exc)
+            suggestion = exc.prompt_suggestion
+            return _Outcome(
+                error=repr(exc),
+                tell=lambda: self._offer_suggestion(progress, interaction, order, suggestion),
+            )
         except MusicError as exc:
             log.warning("job %s failed: %r %s", job_id, exc, exc.message)
-            await self._report(progress, interaction, content=music_error(exc))
-            return False, repr(exc)
+            return _Outcome(error=repr(exc), tell=tell(music_error(exc)))
         except Exception as exc:
             log.exception("job %s failed unexpectedly", job_id)
-            await self._report(
-                progress,
-                interaction,
-                content="💥 Something went wrong while composing. Nothing was taken from "
-                "your quota; please try again.",
+            return _Outcome(
+                error=repr(exc),
+                tell=tell(
+                    "💥 Something went wrong while composing. Nothing was taken from "
+                    "your quota; please try again."
+                ),
             )
-            return False, repr(exc)
 
     async def _settle(
         self, job_id: str, reservation: Reservation, delivered: bool, error: str | None

@@ -11,7 +11,7 @@ from bot.app import MusicBot
 from tests.audio import mp3_seconds
 from tests.conftest import RunningSandbox
 from tests.e2e.conftest import BotFactory
-from tests.fakes.discord_server import ALICE, BOB, MIB, FakeDiscord, Interaction, Recorded
+from tests.fakes.discord_server import ALICE, BOB, GUILD_ID, MIB, FakeDiscord, Interaction, Recorded
 
 
 def attachments_of(fake: FakeDiscord, message: dict[str, Any]) -> list[bytes]:
@@ -268,3 +268,18 @@ async def test_longest_hostile_prompt_fits_discords_limits(
     message = await finished(discord_fake, interaction)
     assert message["components"], "the suggestion message was accepted by Discord"
     assert all(r.status < 400 for r in discord_fake.requests if "/webhooks/" in r.path)
+
+
+async def test_a_refused_upload_is_explained_and_not_charged(
+    bot: MusicBot, discord_fake: FakeDiscord
+) -> None:
+    discord_fake.upload_cap = 10_000
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi", "length": 5}
+    )
+    message = await finished(discord_fake, interaction)
+    assert "Discord refused the upload" in message["content"]
+    assert not message["attachments"] and not message["embeds"]
+    assert [r.status for r in discord_fake.sent("POST", r"/channels/\d+/messages$")] == [413]
+    status = await bot.quotas.status(GUILD_ID, ALICE.id, [])
+    assert status.tracks_used == 0

@@ -142,6 +142,8 @@ class FakeDiscord:
         self.attachment_size_limit = attachment_size_limit
         self.token_lifetime = token_lifetime
         self.premium_tier = premium_tier
+        # When set, every upload above this many bytes is refused, whatever the limits say.
+        self.upload_cap: int | None = None
         self.members = [BOT, ALICE, BOB, MOD]
         self.requests: list[Recorded] = []
         self.messages: dict[int, dict[str, Any]] = {}
@@ -636,6 +638,8 @@ class FakeDiscord:
         self, body: dict[str, Any], files: list[UploadedFile], limit: int
     ) -> list[dict[str, Any]]:
         result = []
+        if self.upload_cap is not None:
+            limit = min(limit, self.upload_cap)
         for upload in files:
             if len(upload.data) > limit:
                 raise DiscordError(413, 40005, "Request entity too large")
@@ -724,6 +728,8 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         self._check_content(body)
         message = self.messages[message_id]
+        # Uploads are checked before anything changes: a refused edit leaves the message as is.
+        uploaded = self._attachments(body, files, limit) if files else []
         for key in ("content", "embeds", "components", "allowed_mentions"):
             if key in body:
                 message[key] = (
@@ -734,7 +740,7 @@ class FakeDiscord:
         if "attachments" in body or files:
             listed = {str(a.get("id")) for a in body.get("attachments") or []}
             kept = [a for a in message["attachments"] if a["id"] in listed]
-            message["attachments"] = kept + self._attachments(body, files, limit)
+            message["attachments"] = kept + uploaded
         message["flags"] = message["flags"] & ~128
         message["edited_timestamp"] = "2026-11-25T00:00:01+00:00"
         return message
