@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import Any
 
 import discord
 import yarl
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.config import ConfigError, Settings
 from bot.delivery import post_late
@@ -28,6 +29,9 @@ from bot.ui.buttons import RetryButton, UseSuggestionButton
 from bot.ui.text import duration, inert
 
 log = logging.getLogger(__name__)
+
+# Longer than the longest quota window (744 h), so pruning never changes a quota.
+RETENTION_SECONDS = 32 * 24 * 3600
 
 
 class MusicBot(commands.Bot):
@@ -86,6 +90,20 @@ class MusicBot(commands.Bot):
         await self.add_cog(QuotaCog(self.quotas, self.audit))
         self.add_dynamic_items(UseSuggestionButton, RetryButton)
         await self.composer.start()
+        self.housekeeping.start()
+
+    @tasks.loop(hours=1)
+    async def housekeeping(self) -> None:
+        """Forget what no one can use any more (the quota window is at most 31 days)."""
+        before = time.time() - RETENTION_SECONDS
+        try:
+            jobs = await self.jobs.prune(before)
+            suggestions = await self.suggestions.prune(before)
+        except Exception:
+            log.exception("housekeeping failed; trying again in an hour")
+        else:
+            if jobs or suggestions:
+                log.info("pruned %d old job(s) and %d suggestion(s)", jobs, suggestions)
 
     async def _tell_interrupted(self, records: list[JobRecord]) -> None:
         """A previous process died mid-job: tell each requester, with a way to try again."""
@@ -108,6 +126,7 @@ class MusicBot(commands.Bot):
         log.info("logged in as %s in %d server(s)", self.user, len(self.guilds))
 
     async def close(self) -> None:
+        self.housekeeping.cancel()
         await self.composer.stop()
         await super().close()
         await self.music.aclose()

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .schema import jobs, quota_usage
@@ -246,6 +246,19 @@ class JobStore:
             )
             .values(state="refunded", updated_at=now)
         )
+
+    async def prune(self, before: float) -> int:
+        """Forget settled jobs and settled quota rows older than `before` (UNIX time)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                delete(jobs).where(jobs.c.state.not_in(ACTIVE), jobs.c.created_at < before)
+            )
+            await connection.execute(
+                delete(quota_usage).where(
+                    quota_usage.c.state != "reserved", quota_usage.c.created_at < before
+                )
+            )
+        return int(result.rowcount)
 
     async def get(self, job_id: str) -> JobRecord | None:
         async with self._engine.connect() as connection:

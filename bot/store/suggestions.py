@@ -6,7 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .schema import suggestions
@@ -83,6 +83,14 @@ class SuggestionStore:
                 .values(used_at=time.time())
             )
         return result.rowcount == 1
+
+    async def prune(self, before: float) -> int:
+        """Forget suggestions made before `before` (UNIX time); their buttons then say so."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                delete(suggestions).where(suggestions.c.created_at < before)
+            )
+        return int(result.rowcount)
 
     async def release(self, suggestion_id: str) -> None:
         """Make it usable again (the compose it started did not deliver)."""

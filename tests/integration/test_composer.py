@@ -217,3 +217,29 @@ async def test_a_cancelled_wait_does_not_hold_a_slot(
         record = await store.get(cancelled_job.id)
     assert starts == ["first", "last"]
     assert record is not None and (record.state, record.error) == ("failed", "abandoned")
+
+
+async def test_prune_forgets_only_settled_history(database: Database) -> None:
+    quotas = QuotaLedger(database.engine)
+    store = JobStore(database.engine, owner="p", lease_seconds=30)
+    old = await quotas.reserve(G, 100, [], 3, now=10.0)
+    live = await quotas.reserve(G, 101, [], 3, now=10.0)
+    await quotas.commit(old.id)
+    for job_id, reservation in (("a" * 32, old), ("b" * 32, live)):
+        await store.enqueue(
+            job_id=job_id,
+            guild_id=G,
+            user_id=100,
+            channel_id=5,
+            prompt="p",
+            length_s=3,
+            instrumental=False,
+            request="{}",
+            output_format="mp3_44100_64",
+            reservation_id=reservation.id,
+        )
+    await store.finish("a" * 32, delivered=True)
+    assert await store.prune(before=1e12) == 1
+    assert await store.get("a" * 32) is None
+    assert await store.get("b" * 32) is not None, "a queued job is kept"
+    assert await quotas.commit(live.id), "an open reservation is kept"
