@@ -82,32 +82,54 @@ class _Outcome:
 
 
 class ProgressReporter:
-    """Shows the queue position, then "Composing… N s", editing at most every few seconds."""
+    """Shows the place in line, then "Composing… N s": one edit per interval at most.
+
+    In a busy jam every start moves everyone's place; the updates are coalesced so each
+    message shows its latest place without an edit per move.
+    """
 
     def __init__(self, progress: ProgressMessage, order: ComposeOrder, interval: float) -> None:
         self._progress = progress
         self._order = order
         self._interval = interval
+        self._position: int | None = None
+        self._started_at: float | None = None
+        self._changed = asyncio.Event()
         self._ticker: asyncio.Task[None] | None = None
 
-    def _headline(self) -> str:
-        return f"“{inert(self._order.prompt, 80)}” · {duration(self._order.length_s)}"
-
     async def queued(self, position: int) -> None:
-        ahead = "you're next" if position == 1 else f"#{position} in line"
-        await self._progress.try_edit(content=f"🎼 Queued — {ahead}\n{self._headline()}")
+        self._position = position
+        self._wake()
 
     async def started(self) -> None:
-        self._ticker = asyncio.create_task(self._tick(time.monotonic()))
+        self._started_at = time.monotonic()
+        self._wake()
 
-    async def _tick(self, started: float) -> None:
+    def _wake(self) -> None:
+        self._changed.set()
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick())
+
+    def _text(self) -> str:
+        headline = f"“{inert(self._order.prompt, 80)}” · {duration(self._order.length_s)}"
+        if self._started_at is not None:
+            elapsed = round(time.monotonic() - self._started_at)
+            return f"🎵 Composing… {elapsed} s\n{headline}"
+        ahead = "you're next" if self._position == 1 else f"#{self._position} in line"
+        return f"🎼 Queued — {ahead}\n{headline}"
+
+    async def _tick(self) -> None:
+        shown = None
         while True:
-            elapsed = round(time.monotonic() - started)
-            if not await self._progress.try_edit(
-                content=f"🎵 Composing… {elapsed} s\n{self._headline()}"
-            ):
-                return
+            self._changed.clear()
+            text = self._text()
+            if text != shown:
+                if not await self._progress.try_edit(content=text):
+                    return  # the token expired: delivery will post to the channel instead
+                shown = text
             await asyncio.sleep(self._interval)
+            if self._started_at is None:
+                await self._changed.wait()
 
     async def stop(self) -> None:
         if self._ticker is not None:

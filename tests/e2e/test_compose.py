@@ -283,3 +283,26 @@ async def test_a_refused_upload_is_explained_and_not_charged(
     assert [r.status for r in discord_fake.sent("POST", r"/channels/\d+/messages$")] == [413]
     status = await bot.quotas.status(GUILD_ID, ALICE.id, [])
     assert status.tracks_used == 0
+
+
+async def test_a_waiting_member_sees_their_place_in_line(
+    start_bot: BotFactory, discord_fake: FakeDiscord
+) -> None:
+    await start_bot(music_concurrency=1)
+    first = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi fault:slow:1.5", "length": 3}
+    )
+    await discord_fake.wait_for(
+        lambda: any("Composing" in str(r.payload) for r in discord_fake.sent("PATCH", first.token))
+    )
+    second = await discord_fake.slash(BOB, "music", "compose", {"prompt": "jazz", "length": 3})
+    edits = await discord_fake.wait_for(
+        lambda: [
+            r
+            for r in discord_fake.sent("PATCH", second.token)
+            if "Queued — you're next" in str(r.payload)
+        ]
+    )
+    assert edits
+    assert (await finished(discord_fake, second))["attachments"]
+    assert (await finished(discord_fake, first))["attachments"]
