@@ -2,7 +2,7 @@
 and the music sandbox (in its own process) with a simulated generation time.
 
     .venv/bin/python -m bench.jam [--members 30] [--length 10] [--generation 1.0]
-                                  [--concurrency 2]
+                                  [--concurrency 2] [--database-url URL]
 
 Prints, for the bot: time to the first answer (the 3 s deadline), time to delivery, throughput,
 peak generations in flight and the bot's peak RSS; and, as the baseline, the same generations
@@ -64,6 +64,8 @@ async def through_bot(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "DEFAULT_QUOTA_SECONDS": "100000",
         "LOG_LEVEL": "WARNING",
     }
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
     bot = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -127,6 +129,7 @@ async def main() -> None:
     parser.add_argument("--length", type=int, default=10)
     parser.add_argument("--generation", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://...; default SQLite")
     args = parser.parse_args()
     print(
         f"{args.members} members, {args.length} s tracks, {args.generation} s per generation, "
