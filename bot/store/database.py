@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ class Database:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
     async def open(self) -> None:
+        if self.is_sqlite and sqlite3.sqlite_version_info < (3, 35):
+            # UPDATE ... RETURNING settles a job and its quota in one statement.
+            raise RuntimeError(
+                f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed "
+                "(or use PostgreSQL through DATABASE_URL)"
+            )
         database = self.url.database
         if self.is_sqlite and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
