@@ -56,6 +56,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         exempt="No limits at all (role or member only)",
         clear="Remove this role's or member's own setting",
     )
+    @app_commands.rename(member="user")
     @moderator
     async def set_quota(
         self,
@@ -119,6 +120,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         await self._done(interaction, summary)
 
     @app_commands.command(name="show", description="A member's quota and usage")
+    @app_commands.rename(member="user")
     @moderator
     async def show(
         self, interaction: discord.Interaction[MusicBot], member: discord.Member
@@ -129,6 +131,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         await send_ephemeral(interaction, f"{member.mention} ({status.limits.source}):\n{text}")
 
     @app_commands.command(name="reset", description="Give a member their whole quota back")
+    @app_commands.rename(member="user")
     @moderator
     async def reset(
         self, interaction: discord.Interaction[MusicBot], member: discord.Member
@@ -140,6 +143,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         await self._done(interaction, f"Reset {member.mention}'s quota ({wiped} tracks forgiven).")
 
     @app_commands.command(name="block", description="Stop a member from composing")
+    @app_commands.rename(member="user")
     @moderator
     async def block(
         self,
@@ -155,6 +159,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         await self._done(interaction, f"Blocked {member.mention} from composing{why}.")
 
     @app_commands.command(name="unblock", description="Let a blocked member compose again")
+    @app_commands.rename(member="user")
     @moderator
     async def unblock(
         self, interaction: discord.Interaction[MusicBot], member: discord.Member

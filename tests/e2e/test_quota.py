@@ -49,7 +49,7 @@ async def test_quota_me_is_private(bot: MusicBot, discord_fake: FakeDiscord) -> 
 async def test_non_moderators_are_refused(
     bot: MusicBot, discord_fake: FakeDiscord, sub: str
 ) -> None:
-    options: dict[str, object] = {"tracks": 0} if sub == "set" else {"member": ALICE}
+    options: dict[str, object] = {"tracks": 0} if sub == "set" else {"user": ALICE}
     interaction = await discord_fake.slash(BOB, "quota", sub, options)
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, interaction))
     assert "Manage Server" in reply.payload["data"]["content"]
@@ -59,7 +59,7 @@ async def test_non_moderators_are_refused(
 async def test_moderator_change_applies_to_the_next_compose_and_is_audited(
     bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
 ) -> None:
-    channel = await discord_fake.slash(MOD, "quota", "set", {"member": ALICE, "seconds": 4})
+    channel = await discord_fake.slash(MOD, "quota", "set", {"user": ALICE, "seconds": 4})
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, channel))
     assert "Quota for" in reply.payload["data"]["content"]
 
@@ -82,7 +82,7 @@ async def test_block_stops_composing_and_posts_to_the_log_channel(
     log_set = await discord_fake.slash(MOD, "quota", "log", {"channel": JAM_CHANNEL})
     await discord_fake.wait_for(lambda: discord_fake.sent("POST", r"/channels/\d+/messages$"))
     block = await discord_fake.slash(
-        MOD, "quota", "block", {"member": ALICE, "reason": "spamming @everyone"}
+        MOD, "quota", "block", {"user": ALICE, "reason": "spamming @everyone"}
     )
     await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, block))
     posted = await discord_fake.wait_for(
