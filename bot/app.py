@@ -20,7 +20,7 @@ from bot.jobs import Composer
 from bot.music import MusicClient
 from bot.music.models import ModelId
 from bot.sandbox.server import DEFAULT_API_KEY, Sandbox, serve
-from bot.store import Database, SuggestionStore
+from bot.store import Database, StoreUnavailable, SuggestionStore
 from bot.store.audit import AuditLog
 from bot.store.jobs import JobRecord, JobStore
 from bot.store.quotas import QuotaDefaults, QuotaLedger
@@ -51,6 +51,8 @@ class MusicBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # the guild cache gives channels and upload limits
+        # The bot never joins voice: no warning about the voice libraries it does not need.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -185,6 +187,8 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
         raise ConfigError("DISCORD_TOKEN was refused by Discord") from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError("Discord refused the bot's intents") from None
+    except StoreUnavailable as exc:
+        raise ConfigError(str(exc)) from None
     finally:
         if runner is not None:
             await runner.cleanup()

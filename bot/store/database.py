@@ -9,11 +9,16 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .migrations import migrate
 
 log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be used; the message says why, without any password."""
 
 
 class Database:
@@ -42,14 +47,19 @@ class Database:
     async def open(self) -> None:
         if self.is_sqlite and sqlite3.sqlite_version_info < (3, 35):
             # UPDATE ... RETURNING settles a job and its quota in one statement.
-            raise RuntimeError(
+            raise StoreUnavailable(
                 f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed "
                 "(or use PostgreSQL through DATABASE_URL)"
             )
         database = self.url.database
         if self.is_sqlite and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        await migrate(self.engine)
+        try:
+            await migrate(self.engine)
+        except (OSError, SQLAlchemyError) as exc:
+            where = self.url.render_as_string(hide_password=True)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreUnavailable(f"cannot open the database {where}: {reason}") from None
         log.info("database ready: %s", self.url.render_as_string(hide_password=True))
 
     async def close(self) -> None:

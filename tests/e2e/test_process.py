@@ -175,3 +175,18 @@ async def test_run_without_music_key_or_sandbox_is_one_clear_line(
         "error: ELEVENLABS_API_KEY is not set: set it, or start with --sandbox to try the bot "
         "with synthesised music"
     ]
+
+
+async def test_unreachable_database_is_one_line_without_the_password(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    env = bot_env(
+        discord_fake, sandbox, DATABASE_URL="postgresql+asyncpg://bot:s3cret-pw@127.0.0.1:1/db"
+    )
+    process = await start_process(env, workdir)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    lines = err.decode().strip().splitlines()
+    assert process.returncode != 0
+    assert len(lines) == 1
+    assert lines[0].startswith("error: cannot open the database postgresql+asyncpg://bot:***@")
+    assert "s3cret-pw" not in err.decode() and "Traceback" not in err.decode()
