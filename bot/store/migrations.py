@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
@@ -51,6 +51,4 @@ async def migrate(engine: AsyncEngine) -> int:
                 schema.schema_version.insert().values(version=version, applied_at=time.time())
             )
             log.info("database schema upgraded to version %d", version)
-        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
-        log.debug("tables: %s", tables)
     return max(v for v, _ in STEPS)
