@@ -127,7 +127,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     ) -> None:
         assert interaction.guild_id is not None
         status = await self.quotas.status(interaction.guild_id, member.id, _role_ids(member))
-        text = quota_summary(status).replace("you have", "they have").replace("You ", "They ")
+        text = quota_summary(status, about_someone_else=True)
         await send_ephemeral(interaction, f"{member.mention} ({status.limits.source}):\n{text}")
 
     @app_commands.command(name="reset", description="Give a member their whole quota back")

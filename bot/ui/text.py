@@ -91,15 +91,18 @@ def relative_time(timestamp: float | None) -> str:
     return discord.utils.format_dt(datetime.fromtimestamp(timestamp, UTC), "R")
 
 
-def quota_summary(status: QuotaStatus) -> str:
+def quota_summary(status: QuotaStatus, *, about_someone_else: bool = False) -> str:
+    """The member's quota, said to them, or (for a moderator) about them."""
+    you, your = ("they", "their") if about_someone_else else ("you", "your")
+    them = "them" if about_someone_else else "you"
     limits = status.limits
     window = f"{limits.window_hours} h"
     if status.blocked:
         reason = f": {inert(status.blocked_reason, 200)}" if status.blocked_reason else ""
-        return f"🚫 A moderator has blocked you from composing here{reason}."
+        return f"🚫 A moderator has blocked {them} from composing here{reason}."
     if limits.exempt:
-        return "♾️ You have no music quota here (exempt)."
-    lines = [f"In the last {window} you have used:"]
+        return f"♾️ {you.capitalize()} have no music quota here (exempt)."
+    lines = [f"In the last {window} {you} have used:"]
     if limits.tracks is not None:
         lines.append(
             f"• **{status.tracks_used}** of **{limits.tracks}** tracks ({status.tracks_left} left)"
@@ -110,7 +113,10 @@ def quota_summary(status: QuotaStatus) -> str:
             f"of music ({duration(status.seconds_left)} left)"
         )
     if status.next_release_at is not None:
-        lines.append(f"Your oldest track stops counting {relative_time(status.next_release_at)}.")
+        lines.append(
+            f"{your.capitalize()} oldest track stops counting "
+            f"{relative_time(status.next_release_at)}."
+        )
     return "\n".join(lines)
 
 

@@ -97,3 +97,14 @@ async def test_block_stops_composing_and_posts_to_the_log_channel(
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, refused))
     assert "blocked you from composing" in reply.payload["data"]["content"]
     assert not sandbox.sandbox.requests
+
+
+async def test_show_speaks_about_the_member(bot: MusicBot, discord_fake: FakeDiscord) -> None:
+    block = await discord_fake.slash(MOD, "quota", "block", {"user": BOB})
+    await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, block))
+    show = await discord_fake.slash(MOD, "quota", "show", {"user": BOB})
+    reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, show))
+    assert "has blocked them from composing" in reply.payload["data"]["content"]
+    mine = await discord_fake.slash(ALICE, "quota", "me", {})
+    own = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, mine))
+    assert "you have used" in own.payload["data"]["content"]
