@@ -194,9 +194,15 @@ class ComposeFlow:
             await _ephemeral(interaction, "This track can no longer be retried.")
             return
         order = ComposeOrder(job.prompt, job.length_s, job.instrumental)
-        await self._compose_from_button(
-            interaction, job.user_id, order, RetryButton.as_view(job_id, disabled=True)
+        delivered = await self._compose_from_button(
+            interaction,
+            job.user_id,
+            order,
+            RetryButton.as_view(job_id, disabled=True),
+            claim=lambda: self._jobs.claim_retry(job_id),
         )
+        if delivered is False:
+            await self._jobs.release_retry(job_id)
 
     # -- the work -----------------------------------------------------------------------------
 

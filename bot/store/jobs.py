@@ -260,6 +260,22 @@ class JobStore:
             )
         return int(result.rowcount)
 
+    async def claim_retry(self, job_id: str) -> bool:
+        """Mark an ended job as retried; False when it already was (a double click)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.retried_at.is_(None))
+                .values(retried_at=time.time())
+            )
+        return result.rowcount == 1
+
+    async def release_retry(self, job_id: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(jobs).where(jobs.c.id == job_id).values(retried_at=None)
+            )
+
     async def get(self, job_id: str) -> JobRecord | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).first()

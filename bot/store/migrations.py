@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
@@ -23,6 +23,19 @@ def _create(*tables: str) -> Callable[[Connection], None]:
     return step
 
 
+def _add_column(table: str, column: str) -> Callable[[Connection], None]:
+    """ALTER TABLE ADD COLUMN, unless the table was created with it (by a later create step)."""
+
+    def step(connection: Connection) -> None:
+        if column in {c["name"] for c in inspect(connection).get_columns(table)}:
+            return
+        definition = schema.metadata.tables[table].c[column]
+        kind = definition.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN "{column}" {kind}')
+
+    return step
+
+
 # Append only: a released step never changes.
 STEPS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create("suggestions")),
@@ -32,6 +45,7 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
             "quota_policies", "quota_accounts", "quota_usage", "guild_settings", "audit_log", "jobs"
         ),
     ),
+    (3, _add_column("jobs", "retried_at")),
 ]
 
 

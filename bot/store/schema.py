@@ -132,6 +132,8 @@ jobs = Table(
     Column("composed_at", Float, nullable=True),
     Column("finished_at", Float, nullable=True),
     Column("error", Text, nullable=True),
+    # Set when the requester pressed Try again (migration 3): one retry per interrupted job.
+    Column("retried_at", Float, nullable=True),
 )
 Index("ix_jobs_state", jobs.c.state, jobs.c.created_at)
 Index("ix_jobs_member", jobs.c.guild_id, jobs.c.user_id, jobs.c.started_seq)

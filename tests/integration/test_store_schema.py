@@ -1,0 +1,46 @@
+"""The schema steps on real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+
+from bot.store import Database
+from bot.store.jobs import JobStore
+from bot.store.migrations import STEPS, migrate
+
+
+async def columns(database: Database, table: str) -> set[str]:
+    async with database.engine.connect() as connection:
+        found = await connection.run_sync(lambda c: inspect(c).get_columns(table))
+    return {c["name"] for c in found}
+
+
+async def test_a_version_2_database_is_upgraded_in_place(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE jobs DROP COLUMN retried_at"))
+        await connection.execute(text("DELETE FROM schema_version WHERE version = 3"))
+    assert "retried_at" not in await columns(database, "jobs")
+
+    assert await migrate(database.engine) == max(version for version, _ in STEPS)
+    assert "retried_at" in await columns(database, "jobs")
+    assert await migrate(database.engine) == 3, "running again changes nothing"
+
+
+async def test_a_retry_is_claimed_once(database: Database) -> None:
+    store = JobStore(database.engine, owner="p", lease_seconds=30)
+    await store.enqueue(
+        job_id="c" * 32,
+        guild_id=1,
+        user_id=2,
+        channel_id=3,
+        prompt="p",
+        length_s=3,
+        instrumental=False,
+        request="{}",
+        output_format="mp3_44100_64",
+        reservation_id=None,
+    )
+    assert await store.claim_retry("c" * 32)
+    assert not await store.claim_retry("c" * 32)
+    await store.release_retry("c" * 32)
+    assert await store.claim_retry("c" * 32)
