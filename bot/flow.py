@@ -177,15 +177,14 @@ class ComposeFlow:
             await _ephemeral(interaction, "This suggestion is no longer available.")
             return
         order = ComposeOrder(suggestion.prompt, suggestion.length_s, suggestion.instrumental)
-        delivered = await self._compose_from_button(
+        await self._compose_from_button(
             interaction,
             suggestion.user_id,
             order,
             UseSuggestionButton.as_view(suggestion_id, disabled=True),
             claim=lambda: self._suggestions.claim(suggestion_id),
+            release=lambda: self._suggestions.release(suggestion_id),
         )
-        if delivered is False:
-            await self._suggestions.release(suggestion_id)
 
     async def retry(self, interaction: discord.Interaction, job_id: str) -> None:
         """The "Try again" button under an interrupted job."""
@@ -194,15 +193,14 @@ class ComposeFlow:
             await _ephemeral(interaction, "This track can no longer be retried.")
             return
         order = ComposeOrder(job.prompt, job.length_s, job.instrumental)
-        delivered = await self._compose_from_button(
+        await self._compose_from_button(
             interaction,
             job.user_id,
             order,
             RetryButton.as_view(job_id, disabled=True),
             claim=lambda: self._jobs.claim_retry(job_id),
+            release=lambda: self._jobs.release_retry(job_id),
         )
-        if delivered is False:
-            await self._jobs.release_retry(job_id)
 
     # -- the work -----------------------------------------------------------------------------
 
@@ -232,20 +230,25 @@ class ComposeFlow:
         order: ComposeOrder,
         spent_view: discord.ui.View,
         *,
-        claim: Callable[[], Awaitable[bool]] | None = None,
-    ) -> bool | None:
-        """Compose for a button's owner in a new message; None when nothing was started."""
+        claim: Callable[[], Awaitable[bool]],
+        release: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Compose for a button's owner in a new message.
+
+        The button is claimed once (a double click composes once) and released again when
+        the compose does not deliver, so the member can press it again.
+        """
         if interaction.user.id != owner_id:
             await _ephemeral(interaction, ONLY_REQUESTER)
-            return None
+            return
         accepted = await self._accept(interaction, order)
         if accepted is None:
-            return None
+            return
         output_format, reservation = accepted
-        if claim is not None and not await claim():
+        if not await claim():
             await self._quotas.refund(reservation.id)
             await _ephemeral(interaction, "This button has already been used.")
-            return None
+            return
         try:
             await interaction.response.edit_message(view=spent_view)
             followup = await interaction.followup.send(
@@ -255,10 +258,12 @@ class ComposeFlow:
             )
         except discord.HTTPException:
             await self._quotas.refund(reservation.id)
+            await release()
             raise
-        return await self._run(
+        if not await self._run(
             ProgressMessage(interaction, followup), interaction, order, output_format, reservation
-        )
+        ):
+            await release()
 
     async def _refuse_or_format(
         self, interaction: discord.Interaction, order: ComposeOrder

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .schema import jobs, quota_usage
+from .sql import mark_once, unmark
 
 ACTIVE = ("queued", "running")
 # Any constant: the key of the transaction-scoped lock that serialises job claims on PostgreSQL.
@@ -262,19 +263,10 @@ class JobStore:
 
     async def claim_retry(self, job_id: str) -> bool:
         """Mark an ended job as retried; False when it already was (a double click)."""
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.retried_at.is_(None))
-                .values(retried_at=time.time())
-            )
-        return result.rowcount == 1
+        return await mark_once(self._engine, jobs, job_id, "retried_at")
 
     async def release_retry(self, job_id: str) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(jobs).where(jobs.c.id == job_id).values(retried_at=None)
-            )
+        await unmark(self._engine, jobs, job_id, "retried_at")
 
     async def get(self, job_id: str) -> JobRecord | None:
         async with self._engine.connect() as connection:

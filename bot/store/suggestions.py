@@ -6,10 +6,11 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .schema import suggestions
+from .sql import mark_once, unmark
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,7 @@ class SuggestionStore:
 
     async def claim(self, suggestion_id: str) -> bool:
         """Mark it used; False when someone already did (a double click composes once)."""
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(suggestions)
-                .where(suggestions.c.id == suggestion_id, suggestions.c.used_at.is_(None))
-                .values(used_at=time.time())
-            )
-        return result.rowcount == 1
+        return await mark_once(self._engine, suggestions, suggestion_id, "used_at")
 
     async def prune(self, before: float) -> int:
         """Forget suggestions made before `before` (UNIX time); their buttons then say so."""
@@ -94,7 +89,4 @@ class SuggestionStore:
 
     async def release(self, suggestion_id: str) -> None:
         """Make it usable again (the compose it started did not deliver)."""
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(suggestions).where(suggestions.c.id == suggestion_id).values(used_at=None)
-            )
+        await unmark(self._engine, suggestions, suggestion_id, "used_at")
