@@ -19,13 +19,15 @@ from bot.flow import ComposeFlow
 from bot.jobs import Composer
 from bot.music import MusicClient
 from bot.music.models import ModelId
+from bot.plan_flow import PlanFlow
 from bot.sandbox.server import DEFAULT_API_KEY, Sandbox, serve
 from bot.store import Database, StoreUnavailable, SuggestionStore
 from bot.store.audit import AuditLog
 from bot.store.jobs import JobRecord, JobStore
+from bot.store.plans import PlanStore, TrackStore
 from bot.store.quotas import QuotaDefaults, QuotaLedger
 from bot.tree import MusicTree
-from bot.ui.buttons import RetryButton, UseSuggestionButton
+from bot.ui.buttons import PERSISTENT_ITEMS, RetryButton
 from bot.ui.text import duration, inert
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class MusicBot(commands.Bot):
         quota_defaults: QuotaDefaults | None = None,
         job_lease_seconds: float = 60.0,
         model_id: ModelId = "music_v1",
+        inpainting: bool = False,
+        plans_per_minute: int = 5,
         progress_interval: float = 5.0,
         **options: Any,
     ) -> None:
@@ -74,13 +78,21 @@ class MusicBot(commands.Bot):
         self.suggestions = SuggestionStore(engine)
         self.quotas = QuotaLedger(engine, quota_defaults)
         self.audit = AuditLog(engine)
+        self.plans = PlanStore(engine)
+        self.tracks = TrackStore(engine)
         self.compose_flow = ComposeFlow(
             self.composer,
             self.suggestions,
             self.quotas,
             self.jobs,
+            self.plans,
+            self.tracks,
             model_id=model_id,
+            inpainting=inpainting,
             progress_interval=progress_interval,
+        )
+        self.plan_flow = PlanFlow(
+            music, self.plans, self.tracks, self.compose_flow, plans_per_minute=plans_per_minute
         )
 
     async def setup_hook(self) -> None:
@@ -88,9 +100,9 @@ class MusicBot(commands.Bot):
         from bot.cogs.quota import QuotaCog
 
         await self.database.open()
-        await self.add_cog(ComposeCog(self.compose_flow))
+        await self.add_cog(ComposeCog(self.compose_flow, self.plan_flow))
         await self.add_cog(QuotaCog(self.quotas, self.audit))
-        self.add_dynamic_items(UseSuggestionButton, RetryButton)
+        self.add_dynamic_items(*PERSISTENT_ITEMS)
         await self.composer.start()
         self.housekeeping.start()
 
@@ -99,13 +111,17 @@ class MusicBot(commands.Bot):
         """Forget what no one can use any more (the quota window is at most 31 days)."""
         before = time.time() - RETENTION_SECONDS
         try:
-            jobs = await self.jobs.prune(before)
-            suggestions = await self.suggestions.prune(before)
+            pruned = {
+                "jobs": await self.jobs.prune(before),
+                "suggestions": await self.suggestions.prune(before),
+                "plans": await self.plans.prune(before),
+                "tracks": await self.tracks.prune(before),
+            }
         except Exception:
             log.exception("housekeeping failed; trying again in an hour")
         else:
-            if jobs or suggestions:
-                log.info("pruned %d old job(s) and %d suggestion(s)", jobs, suggestions)
+            if any(pruned.values()):
+                log.info("pruned old rows: %s", pruned)
 
     async def _tell_interrupted(self, records: list[JobRecord]) -> None:
         """A previous process died mid-job: tell each requester, with a way to try again."""
@@ -161,6 +177,8 @@ def build_bot(settings: Settings, music: MusicClient, **options: Any) -> MusicBo
         ),
         job_lease_seconds=settings.job_lease_seconds,
         model_id=settings.music_model_id,
+        inpainting=settings.music_inpainting,
+        plans_per_minute=settings.plans_per_minute,
         **options,
     )
 
@@ -174,6 +192,8 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
         runner, url = await serve(Sandbox(), "127.0.0.1", 0)
         log.warning("composing with the built-in sandbox at %s: synthesised test music", url)
         music = MusicClient(DEFAULT_API_KEY, base_url=url)
+        # The sandbox stores songs, so Extend and Redo a section can be tried too.
+        settings = settings.model_copy(update={"music_inpainting": True})
     else:
         raise ConfigError(
             "ELEVENLABS_API_KEY is not set: set it, or start with --sandbox to try the bot "

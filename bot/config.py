@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     elevenlabs_base_url: str = PUBLIC_API_URL
     music_model_id: Literal["music_v1", "music_v2", "music_v2_5"] = "music_v1"
     music_concurrency: int = Field(default=2, ge=1, le=64)
+    # Store songs for inpainting (an ElevenLabs enterprise feature): enables Extend and Redo.
+    music_inpainting: bool = False
+    plans_per_minute: int = Field(default=5, ge=1, le=600)
     database_url: str = DEFAULT_DATABASE_URL
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None

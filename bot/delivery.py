@@ -76,6 +76,15 @@ class ProgressMessage:
         else:
             await self.interaction.edit_original_response(**fields)
 
+    async def message_id(self) -> int | None:
+        """The id of the message being edited, or None if Discord no longer says."""
+        if self.followup is not None:
+            return self.followup.id
+        try:
+            return (await self.interaction.original_response()).id
+        except discord.HTTPException:
+            return None
+
     async def try_edit(self, **fields: Any) -> bool:
         """Edit if the token still works; False (quietly) when it no longer does."""
         if self.interaction.is_expired():

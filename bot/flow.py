@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,23 +29,47 @@ from bot.delivery import (
 )
 from bot.jobs import ComposeJob, Composer
 from bot.music import (
+    BadCompositionPlan,
     BadPrompt,
+    ChunkPlan,
+    ComposeRequest,
     InvalidInput,
     MusicError,
+    MusicPrompt,
     Track,
     build_request,
+    parse_plan,
 )
-from bot.music.models import LENGTH_MAX_MS, LENGTH_MIN_MS, PROMPT_MAX_CHARS, ModelId, OutputFormat
+from bot.music import plans as plan_parts
+from bot.music.models import (
+    LENGTH_MAX_MS,
+    LENGTH_MIN_MS,
+    PROMPT_MAX_CHARS,
+    SEED_MAX,
+    ModelId,
+    OutputFormat,
+)
+from bot.music.plans import Plan
 from bot.store import SuggestionStore
 from bot.store.jobs import JobStore
+from bot.store.plans import PlanStore, TrackRecord, TrackStore
 from bot.store.quotas import QuotaLedger, QuotaRefused, Reservation
-from bot.ui.buttons import RetryButton, UseSuggestionButton
-from bot.ui.embeds import suggestion_embed, track_embed
+from bot.ui.buttons import (
+    RedoSectionMenu,
+    RetryButton,
+    UseSuggestionButton,
+    plan_view,
+    row_view,
+    track_view,
+)
+from bot.ui.embeds import plan_embed, suggestion_embed, track_embed
 from bot.ui.text import duration, inert, music_error, quota_refusal
 
 log = logging.getLogger(__name__)
 
-ONLY_REQUESTER = "Only the member who asked for this track can use this button."
+ONLY_REQUESTER = "Only the member who asked for this (or a moderator) can use this button."
+# How much "Extend" adds after the end of a track.
+EXTEND_MS = 30_000
 MIN_SECONDS = LENGTH_MIN_MS // 1000
 MAX_SECONDS = LENGTH_MAX_MS // 1000
 PROGRESS_INTERVAL = 5.0
@@ -51,25 +77,66 @@ PROGRESS_INTERVAL = 5.0
 
 @dataclass(frozen=True, slots=True)
 class ComposeOrder:
-    """What a member asked for."""
+    """What a member asked for: a prompt and a length, or a composition plan."""
 
-    prompt: str
+    prompt: str | None
     length_s: int
-    instrumental: bool
+    instrumental: bool = False
+    plan: Plan | None = None
+    seed: int | None = None
+
+    @classmethod
+    def for_plan(cls, plan: Plan, *, seed: int | None = None) -> ComposeOrder:
+        return cls(None, plan_parts.duration_seconds(plan), plan=plan, seed=seed)
+
+    @classmethod
+    def from_request(cls, request: ComposeRequest) -> ComposeOrder:
+        """The order behind a stored request (a job to retry, a track to regenerate)."""
+        if request.composition_plan is not None:
+            return cls.for_plan(request.composition_plan, seed=request.seed)
+        length_ms = request.music_length_ms or LENGTH_MIN_MS
+        return cls(request.prompt, round(length_ms / 1000), bool(request.force_instrumental))
+
+    @property
+    def headline(self) -> str:
+        """What the track is, in a line: the prompt, or the plan's sections."""
+        if self.plan is not None:
+            return "Composition plan: " + plan_parts.summary(self.plan)
+        return self.prompt or ""
 
 
-def check_order(prompt: str, length_s: int) -> str | None:
+def check_order(order: ComposeOrder, model_id: ModelId) -> str | None:
     """Why the order cannot be composed, in one friendly sentence, or None."""
+    if order.plan is not None:
+        if order.prompt is not None:
+            return "Give a prompt or a plan, not both: a plan already says what to compose."
+        wants_chunks = model_id != "music_v1"
+        if isinstance(order.plan, ChunkPlan) != wants_chunks:
+            shape = "chunks" if isinstance(order.plan, ChunkPlan) else "sections"
+            return (
+                f"That plan is made of {shape}, which the model this bot uses ({model_id}) "
+                "does not take. Make a new one with /music plan."
+            )
+        return None
+    prompt = order.prompt or ""
     if not prompt.strip():
-        return "Please describe the music you want: the prompt is empty."
+        return "Please describe the music you want: the prompt is empty (or choose a plan)."
     if len(prompt) > PROMPT_MAX_CHARS:
         return f"That prompt is {len(prompt):,} characters; the limit is {PROMPT_MAX_CHARS:,}."
-    if not MIN_SECONDS <= length_s <= MAX_SECONDS:
+    if not MIN_SECONDS <= order.length_s <= MAX_SECONDS:
         return (
             f"The length must be between {MIN_SECONDS} and {MAX_SECONDS} seconds "
-            f"(you asked for {length_s})."
+            f"(you asked for {order.length_s})."
         )
     return None
+
+
+def may_act_for(interaction: discord.Interaction, owner_id: int) -> bool:
+    """The owner of a track or plan, or a moderator (Manage Server), may use its buttons."""
+    if interaction.user.id == owner_id:
+        return True
+    member = interaction.user
+    return isinstance(member, discord.Member) and member.guild_permissions.manage_guild
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +178,7 @@ class ProgressReporter:
             self._ticker = asyncio.create_task(self._tick())
 
     def _text(self) -> str:
-        headline = f"“{inert(self._order.prompt, 80)}” · {duration(self._order.length_s)}"
+        headline = f"“{inert(self._order.headline, 80)}” · {duration(self._order.length_s)}"
         if self._started_at is not None:
             elapsed = round(time.monotonic() - self._started_at)
             return f"🎵 Composing… {elapsed} s\n{headline}"
@@ -145,15 +212,21 @@ class ComposeFlow:
         suggestions: SuggestionStore,
         quotas: QuotaLedger,
         jobs: JobStore,
+        plans: PlanStore,
+        tracks: TrackStore,
         *,
         model_id: ModelId = "music_v1",
+        inpainting: bool = False,
         progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self._composer = composer
         self._suggestions = suggestions
         self._quotas = quotas
         self._jobs = jobs
-        self._model_id = model_id
+        self._plans = plans
+        self._tracks = tracks
+        self.model_id = model_id
+        self.inpainting = inpainting
         self._progress_interval = progress_interval
 
     # -- entry points -------------------------------------------------------------------------
@@ -169,6 +242,12 @@ class ComposeFlow:
             await self._quotas.refund(accepted[1].id)
             raise
         await self._run(ProgressMessage(interaction), interaction, order, *accepted)
+
+    async def compose_plan(
+        self, interaction: discord.Interaction, owner_id: int, plan: Plan
+    ) -> None:
+        """ "Compose this plan" under a plan: a new message, as often as the owner likes."""
+        await self._compose_from_button(interaction, owner_id, ComposeOrder.for_plan(plan))
 
     async def use_suggestion(self, interaction: discord.Interaction, suggestion_id: str) -> None:
         """The "Compose with this" button under a copyright refusal."""
@@ -192,7 +271,7 @@ class ComposeFlow:
         if job is None:
             await _ephemeral(interaction, "This track can no longer be retried.")
             return
-        order = ComposeOrder(job.prompt, job.length_s, job.instrumental)
+        order = ComposeOrder.from_request(ComposeRequest.model_validate_json(job.request))
         await self._compose_from_button(
             interaction,
             job.user_id,
@@ -202,7 +281,85 @@ class ComposeFlow:
             release=lambda: self._jobs.release_retry(job_id),
         )
 
+    async def regenerate(self, interaction: discord.Interaction, track_id: str) -> None:
+        """ "Regenerate" under a track: the same input again, with a new seed for a plan."""
+        track = await self._track_for(interaction, track_id)
+        if track is None:
+            return
+        order = ComposeOrder.from_request(ComposeRequest.model_validate_json(track.request_json))
+        if order.plan is not None:
+            # A seed goes with a plan only: the API's docs say it cannot be used with a prompt,
+            # and a prompt is composed anew each time anyway.
+            order = ComposeOrder.for_plan(order.plan, seed=random.randrange(SEED_MAX + 1))
+        await self._compose_from_button(interaction, track.user_id, order)
+
+    async def extend(self, interaction: discord.Interaction, track_id: str) -> None:
+        """ "Extend" under a track: the stored song kept, plus a new section after its end."""
+        track = await self._track_for(interaction, track_id)
+        if track is None:
+            return
+        try:
+            plan = self._stored_plan(track)
+            extended = plan_parts.extend(plan, track.song_id or "", EXTEND_MS)
+        except InvalidInput as exc:
+            await _ephemeral(interaction, f"⚠️ {exc.message}")
+            return
+        await self._compose_from_button(interaction, track.user_id, ComposeOrder.for_plan(extended))
+
+    async def pick_redo_section(self, interaction: discord.Interaction, track_id: str) -> None:
+        """ "Redo a section": a private menu of the track's sections."""
+        track = await self._track_for(interaction, track_id)
+        if track is None:
+            return
+        try:
+            plan = self._stored_plan(track)
+        except InvalidInput as exc:
+            await _ephemeral(interaction, f"⚠️ {exc.message}")
+            return
+        await interaction.response.send_message(
+            "Which section should be composed again? The rest of the track is kept.",
+            view=row_view(RedoSectionMenu(track_id, plan_parts.sections(plan))),
+            ephemeral=True,
+        )
+
+    async def redo_section(
+        self, interaction: discord.Interaction, track_id: str, index: int
+    ) -> None:
+        track = await self._track_for(interaction, track_id)
+        if track is None:
+            return
+        try:
+            plan = plan_parts.redo_section(self._stored_plan(track), track.song_id or "", index)
+        except InvalidInput as exc:
+            await _ephemeral(interaction, f"⚠️ {exc.message}")
+            return
+        await self._compose_from_button(
+            interaction, track.user_id, ComposeOrder.for_plan(plan), discord.ui.View()
+        )
+
     # -- the work -----------------------------------------------------------------------------
+
+    async def _track_for(
+        self, interaction: discord.Interaction, track_id: str
+    ) -> TrackRecord | None:
+        """The track behind a button, if it is still kept and this member may use it."""
+        track = await self._tracks.get(track_id)
+        if track is None:
+            await _ephemeral(interaction, "This track is too old for its buttons to work.")
+            return None
+        if not may_act_for(interaction, track.user_id):
+            await _ephemeral(interaction, ONLY_REQUESTER)
+            return None
+        return track
+
+    def _stored_plan(self, track: TrackRecord) -> Plan:
+        """The plan the API used for a track, which Extend and Redo build on."""
+        if not self.inpainting or track.song_id is None or track.plan_json is None:
+            raise InvalidInput("This track was not stored for editing, so it can't be changed.")
+        try:
+            return parse_plan(track.plan_json)
+        except ValueError:
+            raise InvalidInput("This track's plan could not be read.") from None
 
     async def _accept(
         self, interaction: discord.Interaction, order: ComposeOrder
@@ -228,29 +385,33 @@ class ComposeFlow:
         interaction: discord.Interaction,
         owner_id: int,
         order: ComposeOrder,
-        spent_view: discord.ui.View,
+        spent_view: discord.ui.View | None = None,
         *,
-        claim: Callable[[], Awaitable[bool]],
-        release: Callable[[], Awaitable[None]],
+        claim: Callable[[], Awaitable[bool]] | None = None,
+        release: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Compose for a button's owner in a new message.
+        """Compose for a button's owner (or a moderator, charged to them) in a new message.
 
-        The button is claimed once (a double click composes once) and released again when
-        the compose does not deliver, so the member can press it again.
+        A claimed button acts once (a double click composes once) and is released again when
+        the compose does not deliver, so the member can press it again. `spent_view` replaces
+        the pressed message's buttons.
         """
-        if interaction.user.id != owner_id:
+        if not may_act_for(interaction, owner_id):
             await _ephemeral(interaction, ONLY_REQUESTER)
             return
         accepted = await self._accept(interaction, order)
         if accepted is None:
             return
         output_format, reservation = accepted
-        if not await claim():
+        if claim is not None and not await claim():
             await self._quotas.refund(reservation.id)
             await _ephemeral(interaction, "This button has already been used.")
             return
         try:
-            await interaction.response.edit_message(view=spent_view)
+            if spent_view is not None:
+                await interaction.response.edit_message(view=spent_view)
+            else:
+                await interaction.response.defer()
             followup = await interaction.followup.send(
                 f"🎼 Composing for {interaction.user.mention}…",
                 wait=True,
@@ -258,18 +419,20 @@ class ComposeFlow:
             )
         except discord.HTTPException:
             await self._quotas.refund(reservation.id)
-            await release()
+            if release is not None:
+                await release()
             raise
-        if not await self._run(
+        delivered = await self._run(
             ProgressMessage(interaction, followup), interaction, order, output_format, reservation
-        ):
+        )
+        if not delivered and release is not None:
             await release()
 
     async def _refuse_or_format(
         self, interaction: discord.Interaction, order: ComposeOrder
     ) -> OutputFormat | None:
         """Answer ephemerally and return None when the order cannot go ahead."""
-        problem = check_order(order.prompt, order.length_s)
+        problem = check_order(order, self.model_id)
         if problem is None and interaction.guild is None:
             problem = "Music can only be composed in a server channel."
         if problem is not None:
@@ -335,9 +498,12 @@ class ComposeFlow:
         try:
             request = build_request(
                 prompt=order.prompt,
-                length_s=order.length_s,
-                model_id=self._model_id,
+                plan=order.plan,
+                length_s=order.length_s if order.plan is None else None,
+                model_id=self.model_id,
                 force_instrumental=order.instrumental or None,
+                seed=order.seed,
+                store_for_inpainting=self.inpainting or None,
             )
             assert interaction.guild_id is not None and interaction.channel_id is not None
             job = ComposeJob(
@@ -345,7 +511,7 @@ class ComposeFlow:
                 guild_id=interaction.guild_id,
                 user_id=interaction.user.id,
                 channel_id=interaction.channel_id,
-                prompt=order.prompt,
+                prompt=order.headline,
                 length_s=order.length_s,
                 instrumental=order.instrumental,
                 request=request,
@@ -358,7 +524,7 @@ class ComposeFlow:
                 # Before any final message, so no progress edit lands after it.
                 await reporter.stop()
             with track:
-                if await self._deliver(progress, interaction, order, track, reservation):
+                if await self._deliver(job, progress, interaction, order, track, reservation):
                     return _Outcome(delivered=True)
             return _Outcome(
                 error="the track could not be posted",
@@ -367,6 +533,7 @@ class ComposeFlow:
                     "Nothing was taken from your quota; please try again.",
                     embed=None,
                     attachments=[],
+                    view=None,
                 ),
             )
         except InvalidInput as exc:
@@ -376,6 +543,12 @@ class ComposeFlow:
             return _Outcome(
                 error=repr(exc),
                 tell=lambda: self._offer_suggestion(progress, interaction, order, suggestion),
+            )
+        except BadCompositionPlan as exc:
+            plan_suggestion = exc.plan_suggestion
+            return _Outcome(
+                error=repr(exc),
+                tell=lambda: self._offer_plan(progress, interaction, plan_suggestion),
             )
         except MusicError as exc:
             log.warning("job %s failed: %r %s", job_id, exc, exc.message)
@@ -408,28 +581,44 @@ class ComposeFlow:
 
     async def _deliver(
         self,
+        job: ComposeJob,
         progress: ProgressMessage,
         interaction: discord.Interaction,
         order: ComposeOrder,
         track: Track,
         reservation: Reservation,
     ) -> bool:
+        used_plan = _readable_plan(track.composition_plan) or order.plan
         embed = track_embed(
-            prompt=order.prompt,
+            headline=order.headline,
             length_s=order.length_s,
             requester=interaction.user,
             metadata=track.metadata,
+            plan=used_plan,
             output_format=track.output_format or "",
             tracks_left=reservation.tracks_left,
             window_hours=reservation.window_hours,
         )
-        filename = track_filename(track.title, order.prompt)
+        # Saved first: the buttons posted with the track name this row.
+        await self._tracks.save(
+            track_id=job.id,
+            guild_id=job.guild_id,
+            channel_id=job.channel_id,
+            user_id=job.user_id,
+            request_json=job.request.model_dump_json(),
+            plan_json=used_plan.model_dump_json() if used_plan is not None else None,
+            song_id=track.song_id,
+            title=track.title,
+            length_s=order.length_s,
+        )
+        filename = track_filename(track.title, order.headline)
         delivered = await self._report(
             progress,
             interaction,
             late_note="your track is ready:",
             content=None,
             embed=embed,
+            view=track_view(job.id, inpainting=self.inpainting and track.song_id is not None),
             attachments=lambda: [
                 # A fresh File each time: a failed upload leaves the previous one consumed.
                 discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename)
@@ -439,6 +628,8 @@ class ComposeFlow:
             log.info(
                 "job delivered %s (%d bytes) to %s", filename, track.size, interaction.channel_id
             )
+        else:
+            await self._tracks.forget(job.id)
         return delivered
 
     async def _offer_suggestion(
@@ -461,9 +652,54 @@ class ComposeFlow:
             progress,
             interaction,
             content=None,
-            embed=suggestion_embed(prompt=order.prompt, suggestion=suggestion),
+            embed=suggestion_embed(prompt=order.headline, suggestion=suggestion),
             view=UseSuggestionButton.as_view(suggestion_id),
         )
+
+    async def _offer_plan(
+        self,
+        progress: ProgressMessage,
+        interaction: discord.Interaction,
+        suggestion: dict[str, Any],
+    ) -> None:
+        """A plan refused for copyright: show the API's rewrite, ready to compose."""
+        try:
+            plan = parse_plan(suggestion)
+        except ValueError:
+            log.warning("the API suggested a plan that is not valid; offering nothing")
+            await self._report(
+                progress,
+                interaction,
+                content="🚫 The music service refused this plan as copyrighted material and "
+                "offered no usable alternative. Nothing was taken from your quota.",
+            )
+            return
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        plan_id = await self._plans.save(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            origin="suggested",
+            plan_json=plan.model_dump_json(),
+        )
+        embed, left_out = plan_embed(
+            plan,
+            heading="That plan looks like it names copyrighted music",
+            note="The music service suggests this plan instead. Nothing was taken from your quota.",
+        )
+        view = plan_view(plan_id, has_global_styles=isinstance(plan, MusicPrompt), suggested=True)
+        shown = await self._report(
+            progress,
+            interaction,
+            content=None,
+            embed=embed,
+            view=view,
+            attachments=(lambda: [plan_file(plan)]) if left_out else None,
+        )
+        message_id = await progress.message_id() if shown else None
+        if message_id is not None:
+            # So an edit of the suggested plan redraws this message.
+            await self._plans.set_message(plan_id, message_id)
 
     async def _report(
         self,
@@ -501,6 +737,23 @@ class ComposeFlow:
             log.error("could not post to channel %s: %s", interaction.channel_id, exc)
             return False
         return True
+
+
+def _readable_plan(raw: dict[str, Any] | None) -> Plan | None:
+    """The plan the API says it used, if it is one we can read."""
+    if raw is None:
+        return None
+    try:
+        return parse_plan(raw)
+    except ValueError:
+        log.warning("the API's composition plan could not be read; keeping the request's")
+        return None
+
+
+def plan_file(plan: Plan) -> discord.File:
+    """The whole plan in the API's JSON, for when the embed cannot show all of it."""
+    data = json.dumps(plan.to_wire(), indent=2, ensure_ascii=False).encode()
+    return discord.File(io.BytesIO(data), filename="plan.json")
 
 
 async def _ephemeral(interaction: discord.Interaction, message: str) -> None:

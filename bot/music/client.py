@@ -344,6 +344,7 @@ def build_request(
     force_instrumental: bool | None = None,
     seed: int | None = None,
     respect_sections_durations: bool | None = None,
+    store_for_inpainting: bool | None = None,
 ) -> ComposeRequest:
     """Build and check a request from loose inputs; raise InvalidInput before anything is sent."""
     try:
@@ -355,6 +356,7 @@ def build_request(
             force_instrumental=force_instrumental,
             seed=seed,
             respect_sections_durations=respect_sections_durations,
+            store_for_inpainting=store_for_inpainting,
         )
     except pydantic.ValidationError as exc:
         raise InvalidInput.from_validation(exc) from None

@@ -253,6 +253,8 @@ class ComposeRequest(WireModel):
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
     force_instrumental: bool | None = None
     respect_sections_durations: bool | None = None
+    # Keep the song under its `song-id` so a later plan can reuse parts of it (inpainting).
+    store_for_inpainting: bool | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ComposeRequest:

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot.music.models import (
     LENGTH_MAX_MS,
     LENGTH_MIN_MS,
     PROMPT_MAX_CHARS,
+    AudioRefChunk,
     ChunkPlan,
     ComposeRequest,
     GenerationChunk,
@@ -32,6 +33,7 @@ from bot.music.models import (
     OutputFormat,
     Section,
     mp3_bitrate_kbps,
+    parse_plan,
 )
 
 from .faults import Fault, find_fault, strip_faults
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API_KEY = "sandbox"
 DEFAULT_LENGTH_MS = 30_000
 _CHUNK = 16 * 1024
+_STORED_SONGS = 1_000
 _ACCEPTED_FORMATS = set(OutputFormat.__args__)  # type: ignore[attr-defined]
 COPYRIGHTED_NAMES = (
     "taylor swift",
@@ -85,6 +88,8 @@ class Sandbox:
     in_flight: int = 0
     peak_in_flight: int = 0
     generation_started: asyncio.Event = field(default_factory=asyncio.Event)
+    # Songs composed with `store_for_inpainting`: song id -> length in ms (bounded, newest kept).
+    stored_songs: OrderedDict[str, int] = field(default_factory=OrderedDict)
     _fault_counts: dict[str, int] = field(default_factory=dict)
 
     def app(self) -> web.Application:
@@ -143,7 +148,7 @@ class Sandbox:
         self.requests.append(
             RecordedRequest(request.path, dict(request.query), body, fault.name if fault else None)
         )
-        refused = self._refusal(fault, compose, body)
+        refused = self._refusal(fault, compose, body) or self._unknown_reference(compose)
         if refused is not None:
             return refused
         self.in_flight += 1
@@ -166,7 +171,10 @@ class Sandbox:
             await asyncio.sleep(fault.arg if fault.arg is not None else 2.0)
 
         plan = compose.composition_plan or plan_from_prompt(
-            compose.prompt or "", compose.music_length_ms or DEFAULT_LENGTH_MS, compose.model_id
+            compose.prompt or "",
+            compose.music_length_ms or DEFAULT_LENGTH_MS,
+            compose.model_id,
+            instrumental=bool(compose.force_instrumental),
         )
         # Seeded from the validated request, so defaults sent or omitted give the same song.
         canonical = json.dumps(compose.model_dump(mode="json"), sort_keys=True)
@@ -176,7 +184,13 @@ class Sandbox:
         kbps = mp3_bitrate_kbps(output_format)
         audio = await asyncio.to_thread(render, _segments(plan), seed, rate, kbps)
         content_type = "audio/mpeg" if kbps else "audio/pcm"
-        headers = {"song-id": digest[:10].hex(), "request-id": uuid.uuid4().hex}
+        song_id = digest[:10].hex()
+        headers = {"song-id": song_id, "request-id": uuid.uuid4().hex}
+        if compose.store_for_inpainting:
+            self.stored_songs[song_id] = plan.duration_ms
+            self.stored_songs.move_to_end(song_id)
+            while len(self.stored_songs) > _STORED_SONGS:
+                self.stored_songs.popitem(last=False)
         cut = (fault.arg or 0.5) if fault is not None and fault.name == "cut" else None
 
         if shape == "audio":
@@ -237,6 +251,13 @@ class Sandbox:
         refused = self._refusal(fault, compose, body)
         if refused is not None:
             return refused
+        source = body.get("source_composition_plan")
+        if source is not None:
+            # The API adapts the given plan to the prompt; the sandbox returns it as it is.
+            try:
+                return _json(200, parse_plan(source).to_wire())
+            except pydantic.ValidationError as exc:
+                return _validation_errors(exc)
         plan = plan_from_prompt(prompt, length or DEFAULT_LENGTH_MS, model_id)
         return _json(200, plan.to_wire())
 
@@ -264,6 +285,24 @@ class Sandbox:
             return self._fault_response(fault, compose)
         if compose.prompt and _NAME_PHRASE.search(compose.prompt):
             return self._bad_prompt(compose.prompt)
+        return None
+
+    def _unknown_reference(self, compose: ComposeRequest) -> web.Response | None:
+        """Inpainting can only reuse songs stored earlier, within their length."""
+        for song_id, end_ms in _references(compose.composition_plan):
+            stored = self.stored_songs.get(song_id)
+            if stored is None:
+                return _error(
+                    422,
+                    "song_not_found",
+                    f"No stored song {song_id!r}: compose it with store_for_inpainting first.",
+                )
+            if end_ms > stored:
+                return _error(
+                    422,
+                    "invalid_range",
+                    f"The range ends at {end_ms} ms, after the end of song {song_id!r}.",
+                )
         return None
 
     def _fault_response(self, fault: Fault, compose: ComposeRequest) -> web.Response:
@@ -332,28 +371,53 @@ def _style_words(prompt: str) -> list[str]:
     return (known or words)[:5]
 
 
-def plan_from_prompt(prompt: str, length_ms: int, model_id: str) -> MusicPrompt | ChunkPlan:
-    """Split the length into sections of at most 30 s, styled by the prompt's words."""
+def plan_from_prompt(
+    prompt: str, length_ms: int, model_id: str, *, instrumental: bool = False
+) -> MusicPrompt | ChunkPlan:
+    """Split the length into sections of at most 30 s, styled by the prompt's words; verses and
+    choruses get two lines of lyrics unless the track is instrumental."""
     count = max(1, min(math.ceil(length_ms / 30_000), length_ms // 3_000, 30))
     base, extra = divmod(length_ms, count)
     durations = [base] * (count - 1) + [base + extra]
     styles = _style_words(prompt)
     names = [_SECTION_NAMES[i % len(_SECTION_NAMES)] for i in range(count)]
+    words = [w.capitalize() for w in styles] or ["Music"]
+
+    def lines(name: str) -> list[str]:
+        if instrumental or not name.startswith(("Verse", "Chorus")):
+            return []
+        return [f"{words[0]} all through the night", f"{words[-1]} is how we feel ({name})"]
+
     if model_id == "music_v1":
         return MusicPrompt(
             positive_global_styles=styles,
             negative_global_styles=[],
             sections=[
-                Section(section_name=name, duration_ms=ms)
+                Section(section_name=name, duration_ms=ms, lines=lines(name))
                 for name, ms in zip(names, durations, strict=True)
             ],
         )
     return ChunkPlan(
         chunks=[
-            GenerationChunk(text=f"[{name}]", duration_ms=ms, positive_styles=styles)
+            GenerationChunk(
+                text="\n".join([f"[{name}]", *lines(name)]), duration_ms=ms, positive_styles=styles
+            )
             for name, ms in zip(names, durations, strict=True)
         ]
     )
+
+
+def _references(plan: MusicPrompt | ChunkPlan | None) -> list[tuple[str, int]]:
+    """(song id, end of the range) for every part of the plan that reuses a stored song."""
+    if isinstance(plan, MusicPrompt):
+        return [
+            (s.source_from.song_id, s.source_from.range.end_ms)
+            for s in plan.sections
+            if s.source_from is not None
+        ]
+    if isinstance(plan, ChunkPlan):
+        return [(c.song_id, c.range.end_ms) for c in plan.chunks if isinstance(c, AudioRefChunk)]
+    return []
 
 
 def _segments(plan: MusicPrompt | ChunkPlan) -> tuple[Segment, ...]:

@@ -46,6 +46,7 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
         ),
     ),
     (3, _add_column("jobs", "retried_at")),
+    (4, _create("plans", "tracks")),
 ]
 
 

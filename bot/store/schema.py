@@ -137,3 +137,42 @@ jobs = Table(
 )
 Index("ix_jobs_state", jobs.c.state, jobs.c.created_at)
 Index("ix_jobs_member", jobs.c.guild_id, jobs.c.user_id, jobs.c.started_seq)
+
+# -- plans and tracks (migration 4) -------------------------------------------------------------
+
+# A composition plan a member can look at, edit and compose: from /music plan, a plan the API
+# suggested, a JSON file, or a posted track's "Edit & compose".
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("origin", String(12), nullable=False),
+    Column("prompt", Text, nullable=True),
+    Column("plan", Text, nullable=False),
+    # The public message showing the plan, edited in place when a section changes.
+    Column("message_id", BigInteger, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_plans_member", plans.c.guild_id, plans.c.user_id, plans.c.updated_at)
+
+# A delivered track: what produced it, so its buttons (Regenerate, Show plan, Extend, Redo a
+# section) work for as long as the row is kept.
+tracks = Table(
+    "tracks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("request", Text, nullable=False),
+    Column("plan", Text, nullable=True),
+    Column("song_id", String(100), nullable=True),
+    Column("title", Text, nullable=True),
+    Column("length_s", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_tracks_created", tracks.c.created_at)

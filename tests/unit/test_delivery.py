@@ -8,7 +8,7 @@ from bot.delivery import (
     pick_output_format,
     track_filename,
 )
-from bot.flow import check_order
+from bot.flow import ComposeOrder, check_order
 
 MIB = 1024 * 1024
 
@@ -61,5 +61,5 @@ def test_filenames_are_safe(title: str | None, prompt: str, expected: str) -> No
     ],
 )
 def test_orders_are_checked_with_a_reason(prompt: str, length: int, problem: str | None) -> None:
-    result = check_order(prompt, length)
+    result = check_order(ComposeOrder(prompt, length), "music_v1")
     assert (result is None) if problem is None else (problem in (result or ""))

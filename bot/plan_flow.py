@@ -1,0 +1,450 @@
+"""Composition plans as members see them: make one, look at it, edit it, compose it.
+
+Plans cost no credits but the API rate-limits them, so each member gets a few per minute.
+Composing goes through ComposeFlow, with the same quota, queue and errors as /music compose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+import discord
+from discord import app_commands
+
+from bot.flow import (
+    ONLY_REQUESTER,
+    ComposeFlow,
+    ComposeOrder,
+    check_order,
+    may_act_for,
+    plan_file,
+)
+from bot.music import BadPrompt, InvalidInput, MusicClient, MusicError, MusicPrompt, parse_plan
+from bot.music import plans as plan_parts
+from bot.music.plans import Plan
+from bot.store.plans import PlanRecord, PlanStore, TrackStore
+from bot.tree import send_ephemeral
+from bot.ui.buttons import EditAndComposeButton, EditSectionMenu, plan_view, row_view
+from bot.ui.embeds import plan_embed
+from bot.ui.modals import SectionForm, StylesForm
+from bot.ui.text import duration, inert, music_error, quoted
+
+log = logging.getLogger(__name__)
+
+PLAN_FILE_MAX_BYTES = 256 * 1024
+# /music compose with a prompt and no length.
+DEFAULT_LENGTH_S = 30
+NO_PLAN = "I can't find that plan. Pick one from the list, or make one with `/music plan`."
+_ORIGINS = {"planned": "planned", "suggested": "suggested", "track": "from a track", "file": "file"}
+
+
+class RateLimit:
+    """At most `limit` uses per `period` seconds for each key, in this process."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit, self.period = limit, period
+        self._uses: dict[tuple[int, int], deque[float]] = {}
+
+    def wait_time(self, key: tuple[int, int]) -> float:
+        """0 and counts the use when allowed; otherwise the seconds until it will be."""
+        now = time.monotonic()
+        uses = self._uses.setdefault(key, deque())
+        while uses and uses[0] <= now - self.period:
+            uses.popleft()
+        if len(uses) >= self.limit:
+            return uses[0] + self.period - now
+        uses.append(now)
+        if len(self._uses) > 10_000:
+            # Forget members who have not planned for a while, so the map stays small.
+            self._uses = {k: v for k, v in self._uses.items() if v and v[-1] > now - self.period}
+        return 0.0
+
+
+class PlanFlow:
+    def __init__(
+        self,
+        music: MusicClient,
+        plans: PlanStore,
+        tracks: TrackStore,
+        compose_flow: ComposeFlow,
+        *,
+        plans_per_minute: int = 5,
+    ) -> None:
+        self._music = music
+        self._plans = plans
+        self._tracks = tracks
+        self._compose = compose_flow
+        self._limit = RateLimit(plans_per_minute, 60.0)
+
+    # -- /music plan --------------------------------------------------------------------------
+
+    async def create(self, interaction: discord.Interaction, prompt: str, length_s: int) -> None:
+        problem = check_order(ComposeOrder(prompt, length_s), self._compose.model_id)
+        if problem is None and interaction.guild_id is None:
+            problem = "Plans can only be made in a server channel."
+        if problem is not None:
+            await send_ephemeral(interaction, problem)
+            return
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        wait = self._limit.wait_time((interaction.guild_id, interaction.user.id))
+        if wait > 0:
+            await send_ephemeral(
+                interaction,
+                f"⏳ You're making plans quickly. Try again in {max(1, round(wait))} s.",
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        try:
+            plan = await self._music.create_plan(
+                prompt, music_length_ms=length_s * 1000, model_id=self._compose.model_id
+            )
+        except BadPrompt as exc:
+            await interaction.edit_original_response(
+                content="🚫 That prompt looks like it names copyrighted music. The music "
+                "service suggests:\n"
+                + quoted(exc.prompt_suggestion, 1500)
+                + "\nTry `/music plan` with that.",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        except MusicError as exc:
+            await interaction.edit_original_response(
+                content=music_error(exc).replace(" Nothing was taken from your quota.", ""),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        plan_id = await self._plans.save(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            origin="planned",
+            prompt=prompt,
+            plan_json=plan.model_dump_json(),
+        )
+        embed, left_out = plan_embed(plan, heading="Composition plan", prompt=prompt)
+        message = await interaction.edit_original_response(
+            embed=embed,
+            view=self._view(plan_id, plan),
+            attachments=[plan_file(plan)] if left_out else [],
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        await self._plans.set_message(plan_id, message.id)
+
+    # -- /music compose with a plan -----------------------------------------------------------
+
+    async def choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The member's recent plans matching what they typed, for autocomplete."""
+        if interaction.guild_id is None:
+            return []
+        records = await self._plans.recent(interaction.guild_id, interaction.user.id)
+        needle = current.strip().lower()
+        choices = []
+        for record in records:
+            try:
+                plan = parse_plan(record.plan_json)
+            except ValueError:
+                continue
+            label = (
+                f"{plan_parts.summary(plan, 60)} · {duration(plan.duration_ms / 1000)}"
+                f" · {_ORIGINS.get(record.origin, record.origin)}"
+            )
+            if needle and needle not in label.lower() and not record.id.startswith(needle):
+                continue
+            choices.append(app_commands.Choice(name=label[:100], value=record.id))
+        return choices[:25]
+
+    async def order_for(
+        self,
+        interaction: discord.Interaction,
+        *,
+        prompt: str | None,
+        length_s: int | None,
+        instrumental: bool,
+        plan_id: str | None,
+        plan_upload: discord.Attachment | None,
+    ) -> ComposeOrder | None:
+        """What /music compose was asked for; None (after saying why) when it makes no sense."""
+        if plan_id is None and plan_upload is None:
+            return ComposeOrder(prompt or "", length_s or DEFAULT_LENGTH_S, instrumental)
+        problem = None
+        if plan_id is not None and plan_upload is not None:
+            problem = "Choose a saved plan or attach a plan file, not both."
+        elif prompt is not None:
+            problem = "Give a prompt or a plan, not both: a plan already says what to compose."
+        elif length_s is not None or instrumental:
+            problem = (
+                "A plan sets its own length and voices; leave `length` and `instrumental` out."
+            )
+        if problem is not None:
+            await send_ephemeral(interaction, problem)
+            return None
+        plan = (
+            await self._stored_plan(interaction, plan_id)
+            if plan_id is not None
+            else await self._uploaded_plan(interaction, plan_upload)
+        )
+        return ComposeOrder.for_plan(plan) if plan is not None else None
+
+    async def _stored_plan(self, interaction: discord.Interaction, plan_id: str) -> Plan | None:
+        record = await self._plans.get(plan_id.strip())
+        if record is None or record.guild_id != interaction.guild_id:
+            await send_ephemeral(interaction, NO_PLAN)
+            return None
+        if not may_act_for(interaction, record.user_id):
+            await send_ephemeral(interaction, "That plan belongs to someone else.")
+            return None
+        return await self._readable(interaction, record)
+
+    async def _uploaded_plan(
+        self, interaction: discord.Interaction, upload: discord.Attachment | None
+    ) -> Plan | None:
+        assert upload is not None
+        if upload.size > PLAN_FILE_MAX_BYTES:
+            await send_ephemeral(
+                interaction,
+                f"That file is {upload.size / 1024:.0f} KiB; a plan file is at most "
+                f"{PLAN_FILE_MAX_BYTES // 1024} KiB of JSON.",
+            )
+            return None
+        try:
+            # Before the 3 s acknowledgement deadline, so keep it short.
+            async with asyncio.timeout(2):
+                data = await upload.read()
+            return parse_plan(data)
+        except (discord.HTTPException, TimeoutError):
+            await send_ephemeral(interaction, "I couldn't download that file; please try again.")
+        except ValueError as exc:
+            first = str(exc).splitlines()
+            detail = inert(" ".join(first[1:3]) if len(first) > 1 else str(exc), 300)
+            await send_ephemeral(
+                interaction,
+                "That file is not a composition plan in the API's JSON format "
+                f"(`sections` or `chunks`): {detail}",
+            )
+        return None
+
+    # -- plan buttons -------------------------------------------------------------------------
+
+    async def compose(self, interaction: discord.Interaction, plan_id: str) -> None:
+        record = await self._owned(interaction, plan_id)
+        plan = await self._readable(interaction, record) if record is not None else None
+        if record is None or plan is None:
+            return
+        await self._compose.compose_plan(interaction, record.user_id, plan)
+
+    async def pick_section(self, interaction: discord.Interaction, plan_id: str) -> None:
+        record = await self._owned(interaction, plan_id)
+        plan = await self._readable(interaction, record) if record is not None else None
+        if plan is None:
+            return
+        await interaction.response.send_message(
+            "Which section do you want to edit?",
+            view=row_view(EditSectionMenu(plan_id, plan_parts.sections(plan))),
+            ephemeral=True,
+        )
+
+    async def open_section(
+        self, interaction: discord.Interaction, plan_id: str, index: int
+    ) -> None:
+        record = await self._owned(interaction, plan_id)
+        plan = await self._readable(interaction, record) if record is not None else None
+        if plan is None:
+            return
+        found = plan_parts.sections(plan)
+        if not 0 <= index < len(found):
+            await send_ephemeral(interaction, "That section is no longer in the plan.")
+            return
+        if found[index].kept:
+            await send_ephemeral(
+                interaction, "That section keeps audio from an earlier take; it can't be edited."
+            )
+            return
+        await interaction.response.send_modal(SectionForm(plan_id, index, found[index]))
+
+    async def save_section(
+        self,
+        interaction: discord.Interaction,
+        plan_id: str,
+        index: int,
+        *,
+        name: str,
+        duration: str,
+        styles: str,
+        avoid: str,
+        lyrics: str,
+    ) -> None:
+        record = await self._owned(interaction, plan_id)
+        plan = await self._readable(interaction, record) if record is not None else None
+        if record is None or plan is None:
+            return
+        try:
+            current = plan_parts.sections(plan)
+            if not 0 <= index < len(current):
+                raise InvalidInput("That section is no longer in the plan.")
+            section = plan_parts.PlanSection(
+                name=plan_parts.parse_name(name),
+                duration_ms=plan_parts.parse_seconds(duration),
+                positive_styles=tuple(plan_parts.parse_styles(styles)),
+                negative_styles=tuple(plan_parts.parse_styles(avoid, "styles to avoid")),
+                lines=tuple(plan_parts.parse_lyrics(lyrics)),
+                extra=current[index].extra,
+            )
+            changed = plan_parts.replace_section(plan, index, section)
+        except InvalidInput as exc:
+            await send_ephemeral(interaction, f"⚠️ {exc.message} Nothing was changed.")
+            return
+        await self._save(interaction, record, changed, f"✅ Section {index + 1} updated.")
+
+    async def open_styles(self, interaction: discord.Interaction, plan_id: str) -> None:
+        record = await self._owned(interaction, plan_id)
+        plan = await self._readable(interaction, record) if record is not None else None
+        if plan is None:
+            return
+        styles = plan_parts.global_styles(plan)
+        if styles is None:
+            await send_ephemeral(interaction, "This plan's model has no global styles.")
+            return
+        await interaction.response.send_modal(StylesForm(plan_id, *styles))
+
+    async def save_styles(
+        self, interaction: discord.Interaction, plan_id: str, *, styles: str, avoid: str
+    ) -> None:
+        record = await self._owned(interaction, plan_id)
+        plan = await self._readable(interaction, record) if record is not None else None
+        if record is None or plan is None:
+            return
+        try:
+            changed = plan_parts.with_global_styles(
+                plan,
+                plan_parts.parse_styles(styles),
+                plan_parts.parse_styles(avoid, "styles to avoid"),
+            )
+        except InvalidInput as exc:
+            await send_ephemeral(interaction, f"⚠️ {exc.message} Nothing was changed.")
+            return
+        await self._save(interaction, record, changed, "✅ Global styles updated.")
+
+    # -- track buttons ------------------------------------------------------------------------
+
+    async def show_track_plan(self, interaction: discord.Interaction, track_id: str) -> None:
+        """ "Show plan" under a track: the plan that produced it, privately."""
+        plan = await self._track_plan(interaction, track_id)
+        if plan is None:
+            return
+        embed, left_out = plan_embed(plan, heading="The plan behind this track")
+        await interaction.response.send_message(
+            embed=embed,
+            view=row_view(EditAndComposeButton(track_id)),
+            files=[plan_file(plan)] if left_out else [],
+            ephemeral=True,
+        )
+
+    async def edit_track_plan(self, interaction: discord.Interaction, track_id: str) -> None:
+        """ "Edit & compose": the track's plan, copied into a new plan its presser can edit."""
+        plan = await self._track_plan(interaction, track_id)
+        if plan is None:
+            return
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        # Kept sections point into the old song; an edited copy composes every section anew.
+        fresh = plan_parts.rebuild(
+            plan,
+            [
+                plan_parts.PlanSection(
+                    name=s.name,
+                    duration_ms=s.duration_ms,
+                    positive_styles=s.positive_styles,
+                    negative_styles=s.negative_styles,
+                    lines=s.lines,
+                    extra=s.extra,
+                )
+                for s in plan_parts.sections(plan)
+            ],
+        )
+        plan_id = await self._plans.save(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            origin="track",
+            plan_json=fresh.model_dump_json(),
+        )
+        embed, left_out = plan_embed(fresh, heading="Composition plan (from a track)")
+        callback = await interaction.response.send_message(
+            embed=embed,
+            view=self._view(plan_id, fresh),
+            files=[plan_file(fresh)] if left_out else [],
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        if callback.message_id is not None:
+            await self._plans.set_message(plan_id, callback.message_id)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _view(plan_id: str, plan: Plan) -> discord.ui.View:
+        return plan_view(plan_id, has_global_styles=isinstance(plan, MusicPrompt))
+
+    async def _owned(self, interaction: discord.Interaction, plan_id: str) -> PlanRecord | None:
+        record = await self._plans.get(plan_id)
+        if record is None:
+            await send_ephemeral(interaction, "This plan is no longer kept.")
+            return None
+        if not may_act_for(interaction, record.user_id):
+            await send_ephemeral(interaction, ONLY_REQUESTER)
+            return None
+        return record
+
+    @staticmethod
+    async def _readable(interaction: discord.Interaction, record: PlanRecord) -> Plan | None:
+        try:
+            return parse_plan(record.plan_json)
+        except ValueError:
+            log.exception("stored plan %s could not be read", record.id)
+            await send_ephemeral(interaction, "This plan could not be read.")
+            return None
+
+    async def _track_plan(self, interaction: discord.Interaction, track_id: str) -> Plan | None:
+        track = await self._tracks.get(track_id)
+        if track is None:
+            await send_ephemeral(interaction, "This track is too old for its buttons to work.")
+            return None
+        if not may_act_for(interaction, track.user_id):
+            await send_ephemeral(interaction, ONLY_REQUESTER)
+            return None
+        if track.plan_json is None:
+            await send_ephemeral(interaction, "The music service did not say how it planned this.")
+            return None
+        try:
+            return parse_plan(track.plan_json)
+        except ValueError:
+            await send_ephemeral(interaction, "This track's plan could not be read.")
+            return None
+
+    async def _save(
+        self, interaction: discord.Interaction, record: PlanRecord, plan: Plan, done: str
+    ) -> None:
+        """Store the changed plan, redraw its public message, and confirm privately."""
+        await self._plans.update(record.id, plan.model_dump_json())
+        if record.message_id is not None:
+            embed, left_out = plan_embed(plan, heading="Composition plan", prompt=record.prompt)
+            channel = interaction.client.get_partial_messageable(
+                record.channel_id, guild_id=record.guild_id
+            )
+            try:
+                await channel.get_partial_message(record.message_id).edit(
+                    embed=embed,
+                    view=self._view(record.id, plan),
+                    attachments=[plan_file(plan)] if left_out else [],
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
+            except discord.HTTPException as exc:
+                log.warning("could not redraw plan %s: %s", record.id, exc)
+                done += " (The plan's message could not be updated; composing uses the new plan.)"
+        if interaction.message is not None and interaction.message.flags.ephemeral:
+            await interaction.response.edit_message(content=done, view=None)
+        else:
+            await send_ephemeral(interaction, done)

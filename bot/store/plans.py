@@ -1,0 +1,188 @@
+"""Composition plans members look at, edit and compose, kept so their buttons outlive restarts.
+
+Plans are stored as the API's JSON; reading them back into models is the caller's job.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .schema import plans, tracks
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    id: str
+    guild_id: int
+    channel_id: int
+    user_id: int
+    origin: str
+    prompt: str | None
+    plan_json: str
+    message_id: int | None
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> PlanRecord:
+        return cls(
+            id=row.id,
+            guild_id=row.guild_id,
+            channel_id=row.channel_id,
+            user_id=row.user_id,
+            origin=row.origin,
+            prompt=row.prompt,
+            plan_json=row.plan,
+            message_id=row.message_id,
+            updated_at=row.updated_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRecord:
+    id: str
+    guild_id: int
+    channel_id: int
+    user_id: int
+    request_json: str
+    plan_json: str | None
+    song_id: str | None
+    title: str | None
+    length_s: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> TrackRecord:
+        return cls(
+            id=row.id,
+            guild_id=row.guild_id,
+            channel_id=row.channel_id,
+            user_id=row.user_id,
+            request_json=row.request,
+            plan_json=row.plan,
+            song_id=row.song_id,
+            title=row.title,
+            length_s=row.length_s,
+        )
+
+
+class PlanStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def save(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        origin: str,
+        plan_json: str,
+        prompt: str | None = None,
+    ) -> str:
+        plan_id = uuid.uuid4().hex
+        now = time.time()
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                plans.insert().values(
+                    id=plan_id,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    origin=origin,
+                    prompt=prompt,
+                    plan=plan_json,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return plan_id
+
+    async def get(self, plan_id: str) -> PlanRecord | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(plans).where(plans.c.id == plan_id))).first()
+        return PlanRecord.from_row(row) if row is not None else None
+
+    async def update(self, plan_id: str, plan_json: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(plans)
+                .where(plans.c.id == plan_id)
+                .values(plan=plan_json, updated_at=time.time())
+            )
+
+    async def set_message(self, plan_id: str, message_id: int) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(plans).where(plans.c.id == plan_id).values(message_id=message_id)
+            )
+
+    async def recent(self, guild_id: int, user_id: int, *, limit: int = 25) -> list[PlanRecord]:
+        """The member's plans in this server, most recently changed first."""
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(plans)
+                    .where(plans.c.guild_id == guild_id, plans.c.user_id == user_id)
+                    .order_by(plans.c.updated_at.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [PlanRecord.from_row(row) for row in rows]
+
+    async def prune(self, before: float) -> int:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(delete(plans).where(plans.c.updated_at < before))
+        return int(result.rowcount)
+
+
+class TrackStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def save(
+        self,
+        *,
+        track_id: str,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        request_json: str,
+        plan_json: str | None,
+        song_id: str | None,
+        title: str | None,
+        length_s: int,
+    ) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                tracks.insert().values(
+                    id=track_id,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    request=request_json,
+                    plan=plan_json,
+                    song_id=song_id,
+                    title=title,
+                    length_s=length_s,
+                    created_at=time.time(),
+                )
+            )
+
+    async def get(self, track_id: str) -> TrackRecord | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(tracks).where(tracks.c.id == track_id))).first()
+        return TrackRecord.from_row(row) if row is not None else None
+
+    async def forget(self, track_id: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(tracks).where(tracks.c.id == track_id))
+
+    async def prune(self, before: float) -> int:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(delete(tracks).where(tracks.c.created_at < before))
+        return int(result.rowcount)
