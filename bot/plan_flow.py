@@ -34,7 +34,8 @@ from bot.ui.text import duration, inert, music_error, quoted
 
 log = logging.getLogger(__name__)
 
-PLAN_FILE_MAX_BYTES = 256 * 1024
+# The largest plan the API accepts is about 500 KiB of JSON.
+PLAN_FILE_MAX_BYTES = 1024 * 1024
 # /music compose with a prompt and no length.
 DEFAULT_LENGTH_S = 30
 NO_PLAN = "I can't find that plan. Pick one from the list, or make one with `/music plan`."
@@ -149,8 +150,9 @@ class PlanFlow:
                 plan = parse_plan(record.plan_json)
             except ValueError:
                 continue
+            what = " ".join((record.prompt or "").split())[:50] or plan_parts.summary(plan, 50)
             label = (
-                f"{plan_parts.summary(plan, 60)} · {duration(plan.duration_ms / 1000)}"
+                f"{what} · {duration(plan.duration_ms / 1000)}"
                 f" · {_ORIGINS.get(record.origin, record.origin)}"
             )
             if needle and needle not in label.lower() and not record.id.startswith(needle):

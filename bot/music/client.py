@@ -48,7 +48,8 @@ DEFAULT_OUTPUT_FORMAT: OutputFormat = "mp3_44100_128"
 # A ten-minute song can take minutes before the first byte; connecting must not.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=30.0)
 DEFAULT_TOTAL_TIMEOUT = 900.0
-_ERROR_BODY_LIMIT = 64 * 1024
+# A refused plan comes back with a suggested plan, which can be as large as a plan (~500 KiB).
+_ERROR_BODY_LIMIT = 2 * 1024 * 1024
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:

@@ -51,7 +51,7 @@ def _value(item: discord.ui.Label[Any]) -> str:
 
 
 class _Form(discord.ui.Modal):
-    async def on_error(
+    async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction[MusicBot], error: Exception, /
     ) -> None:
         log.error("form %s failed", type(self).__name__, exc_info=error)

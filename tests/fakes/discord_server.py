@@ -84,6 +84,15 @@ class Channel:
     """An option value meaning the guild's text channel."""
 
 
+@dataclass
+class Upload:
+    """An option value: a file the member attaches to a slash command."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/json"
+
+
 JAM_CHANNEL = Channel()
 
 
@@ -117,6 +126,9 @@ class Interaction:
     payload: dict[str, Any]
     acknowledged: bool = False
     original_message_id: int | None = None
+    # What a type 9 callback opened, and what a type 8 callback offered.
+    modal: dict[str, Any] | None = None
+    choices: list[dict[str, Any]] | None = None
 
     @property
     def attachment_limit(self) -> int:
@@ -227,7 +239,9 @@ class FakeDiscord:
         options: dict[str, Any],
         *,
         attachment_size_limit: int | None = None,
+        focused: str | None = None,
     ) -> Interaction:
+        """A slash command; with `focused`, the autocomplete request for that option instead."""
         types = {str: 3, bool: 5, int: 4}
         resolved: dict[str, dict[str, Any]] = {}
         wire_options = []
@@ -244,8 +258,23 @@ class FakeDiscord:
                     "permissions": str(value.permissions)
                 }
                 wire_options.append({"name": name, "type": 6, "value": str(value.id)})
+            elif isinstance(value, Upload):
+                attachment_id = next(self._ids)
+                self.attachments[attachment_id] = value.data
+                url = f"{self.url}/attachments/{attachment_id}/{value.filename}"
+                resolved.setdefault("attachments", {})[str(attachment_id)] = {
+                    "id": str(attachment_id),
+                    "filename": value.filename,
+                    "size": len(value.data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": value.content_type,
+                }
+                wire_options.append({"name": name, "type": 11, "value": str(attachment_id)})
             else:
                 wire_options.append({"name": name, "type": types[type(value)], "value": value})
+                if name == focused:
+                    wire_options[-1]["focused"] = True
         data: dict[str, Any] = {
             "id": str(next(self._ids)),
             "name": group,
@@ -254,11 +283,51 @@ class FakeDiscord:
         }
         if resolved:
             data["resolved"] = resolved
-        return await self._dispatch_interaction(2, user, data, attachment_size_limit)
+        kind = 4 if focused is not None else 2
+        return await self._dispatch_interaction(kind, user, data, attachment_size_limit)
 
     async def click(self, user: Member, message: dict[str, Any], custom_id: str) -> Interaction:
         data = {"custom_id": custom_id, "component_type": 2}
         return await self._dispatch_interaction(3, user, data, None, message=message)
+
+    async def choose(
+        self, user: Member, message: dict[str, Any], custom_id: str, values: list[str]
+    ) -> Interaction:
+        """Pick `values` in a string select menu."""
+        data = {"custom_id": custom_id, "component_type": 3, "values": values}
+        return await self._dispatch_interaction(3, user, data, None, message=message)
+
+    async def submit(
+        self, user: Member, opened_by: Interaction, values: dict[str, str]
+    ) -> Interaction:
+        """Submit the modal that `opened_by` showed, with text input values by custom_id."""
+        modal = opened_by.modal
+        assert modal is not None, "that interaction opened no modal"
+        rows = []
+        for row in modal["components"]:
+            inner = row["component"] if row["type"] == 18 else row["components"][0]
+            custom_id = inner["custom_id"]
+            field_value = {
+                "type": 4,
+                "custom_id": custom_id,
+                "value": values.get(custom_id, inner.get("value") or ""),
+            }
+            rows.append(
+                {"type": 18, "component": field_value}
+                if row["type"] == 18
+                else {"type": 1, "components": [field_value]}
+            )
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        message = opened_by.payload.get("message")
+        return await self._dispatch_interaction(5, user, data, None, message=message)
+
+    def custom_id(self, message: dict[str, Any], prefix: str) -> str:
+        """The custom_id of the component in `message` that starts with `prefix`."""
+        for row in message.get("components", []):
+            for item in row.get("components", []):
+                if str(item.get("custom_id", "")).startswith(prefix):
+                    return str(item["custom_id"])
+        raise AssertionError(f"no component {prefix!r} in the message")
 
     def message_with_custom_id(self, prefix: str) -> dict[str, Any] | None:
         for message in self.messages.values():
@@ -560,6 +629,14 @@ class FakeDiscord:
             resource["message"] = message
         elif kind == 6 and "message" in interaction.payload:
             interaction.original_message_id = int(interaction.payload["message"]["id"])
+        elif kind == 8:
+            choices = data.get("choices") or []
+            if len(choices) > 25 or any(len(c.get("name", "")) > 100 for c in choices):
+                raise DiscordError(400, 50035, "Invalid Form Body: choices")
+            interaction.choices = choices
+        elif kind == 9:
+            self._check_modal(data)
+            interaction.modal = data
         return _json(
             200,
             {
@@ -656,6 +733,23 @@ class FakeDiscord:
                 }
             )
         return result
+
+    @staticmethod
+    def _check_modal(data: dict[str, Any]) -> None:
+        """Discord's modal limits: a title of 45, at most 5 inputs, labels of 45, values of 4000."""
+        rows = data.get("components") or []
+        problems = len(data.get("title") or "") > 45 or not 1 <= len(rows) <= 5
+        for row in rows:
+            inner = (
+                row.get("component")
+                if row.get("type") == 18
+                else (row.get("components") or [{}])[0]
+            )
+            label = row.get("label") if row.get("type") == 18 else (inner or {}).get("label")
+            problems |= len(label or "") > 45 or len((inner or {}).get("value") or "") > 4000
+            problems |= len(row.get("description") or "") > 100
+        if problems:
+            raise DiscordError(400, 50035, "Invalid Form Body: modal")
 
     def _check_content(self, body: dict[str, Any]) -> None:
         """Discord's message limits: 2000 characters of content, and the embed limits."""

@@ -287,3 +287,48 @@ async def test_bad_input_is_refused_before_sending(
     with pytest.raises(InvalidInput):
         build_request(**kwargs)  # type: ignore[arg-type]
     assert not sandbox.sandbox.requests
+
+
+async def test_inpainting_reuses_only_stored_songs(music: MusicClient) -> None:
+    with await music.compose_detailed(
+        build_request(prompt="lofi beat", length_s=6, store_for_inpainting=True)
+    ) as stored:
+        assert stored.song_id and stored.composition_plan is not None
+    kept_then_new = {
+        "positive_global_styles": ["lofi"],
+        "negative_global_styles": [],
+        "sections": [
+            {
+                "section_name": "Kept",
+                "duration_ms": 6000,
+                "lines": [],
+                "source_from": {
+                    "song_id": stored.song_id,
+                    "range": {"start_ms": 0, "end_ms": 6000},
+                },
+            },
+            {"section_name": "New", "duration_ms": 4000, "lines": []},
+        ],
+    }
+    with await music.compose(build_request(plan=kept_then_new)) as extended:
+        assert mp3_seconds(await extended.audio.read()) == pytest.approx(10.0, abs=0.15)
+
+    unknown = dict(kept_then_new)
+    unknown["sections"] = [
+        {
+            **kept_then_new["sections"][0],
+            "source_from": {"song_id": "nope", "range": {"start_ms": 0, "end_ms": 6000}},
+        }
+    ]
+    with pytest.raises(InvalidRequest):
+        await music.compose(build_request(plan=unknown))
+    too_far = dict(kept_then_new)
+    too_far["sections"] = [
+        {
+            **kept_then_new["sections"][0],
+            "duration_ms": 9000,
+            "source_from": {"song_id": stored.song_id, "range": {"start_ms": 0, "end_ms": 9000}},
+        }
+    ]
+    with pytest.raises(InvalidRequest):
+        await music.compose(build_request(plan=too_far))
