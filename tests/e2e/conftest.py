@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.app import MusicBot, build_bot
@@ -47,9 +48,10 @@ async def start_bot(
 ) -> AsyncIterator[BotFactory]:
     started: list[tuple[MusicBot, asyncio.Task[None]]] = []
 
-    async def start(**extra: Any) -> MusicBot:
+    async def start(*, read_timeout: float | None = None, **extra: Any) -> MusicBot:
         settings = bot_settings(discord_fake, sandbox, workdir, **extra)
-        music = MusicClient("test-key", base_url=sandbox.url, retry_policy=FAST_RETRY)
+        timeout = {"timeout": httpx.Timeout(5.0, read=read_timeout)} if read_timeout else {}
+        music = MusicClient("test-key", base_url=sandbox.url, retry_policy=FAST_RETRY, **timeout)
         bot = build_bot(settings, music, guild_ready_timeout=0.1, progress_interval=0.5)
         task = asyncio.create_task(bot.start(discord_fake.token))
         started.append((bot, task))

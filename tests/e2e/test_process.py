@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -71,53 +70,6 @@ async def test_bot_process_composes_and_shuts_down_cleanly(
         _, err = await asyncio.wait_for(process.communicate(), 20)
     assert "test-key" not in err.decode()
     assert discord_fake.token not in err.decode()
-
-
-@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "stopped"])
-async def test_a_stopped_process_leaves_an_interrupted_job_a_refund_and_a_retry_button(
-    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, stop: signal.Signals
-) -> None:
-    env = bot_env(discord_fake, sandbox, JOB_LEASE_SECONDS="1", DEFAULT_QUOTA_TRACKS="1")
-    first = await start_process(env, workdir)
-    try:
-        await asyncio.wait_for(discord_fake.identified.wait(), 20)
-        await discord_fake.slash(
-            ALICE, "music", "compose", {"prompt": "lofi fault:slow:30", "length": 3}
-        )
-        await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 20)
-    finally:
-        first.send_signal(stop)  # SIGKILL: no clean-up of any kind; SIGINT: a clean shutdown
-        await first.wait()
-
-    discord_fake.identified.clear()
-    second = await start_process(env, workdir)
-    try:
-        notice = await discord_fake.wait_for(
-            lambda: discord_fake.message_with_custom_id("music:retry:"), timeout=20
-        )
-        assert notice["content"].startswith(f"<@{ALICE.id}>")
-        assert "interrupted" in notice["content"]
-        assert notice["allowed_mentions"] == {"parse": [], "users": [ALICE.id]}
-        database = sqlite3.connect(workdir / "data" / "bot.db")
-        try:
-            (state,) = database.execute("SELECT state FROM jobs").fetchone()
-            (usage,) = database.execute("SELECT state FROM quota_usage").fetchone()
-        finally:
-            database.close()
-        assert (state, usage) == ("interrupted", "refunded")
-
-        # The quota was given back, so the retry (1 track allowed) composes again.
-        await discord_fake.wait_for(discord_fake.identified.is_set, timeout=20)
-        sandbox.sandbox.generation_started.clear()
-        custom_id = notice["components"][0]["components"][0]["custom_id"]
-        await discord_fake.click(ALICE, notice, custom_id)
-        await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 20)
-        assert [r.body["prompt"] for r in sandbox.sandbox.compose_requests()] == [
-            "lofi fault:slow:30"
-        ] * 2
-    finally:
-        second.send_signal(signal.SIGINT)
-        await asyncio.wait_for(second.communicate(), 20)
 
 
 async def test_sync_registers_the_commands_with_their_limits(

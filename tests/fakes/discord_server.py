@@ -156,6 +156,9 @@ class FakeDiscord:
         self.premium_tier = premium_tier
         # When set, every upload above this many bytes is refused, whatever the limits say.
         self.upload_cap: int | None = None
+        # When set, the bot may not post in the channel (403 50013), as when a server admin
+        # took away its Send Messages permission; interaction replies still work.
+        self.deny_channel_posts = False
         self.members = [BOT, ALICE, BOB, MOD]
         self.requests: list[Recorded] = []
         self.messages: dict[int, dict[str, Any]] = {}
@@ -680,6 +683,8 @@ class FakeDiscord:
         return _json(200, message)
 
     async def _channel_message(self, request: web.Request) -> web.Response:
+        if self.deny_channel_posts:
+            raise DiscordError(403, 50013, "Missing Permissions")
         record: Recorded = request[RECORD]
         message = self._store_message(record.payload or {}, record.files, self.guild_filesize_limit)
         return _json(200, message)
