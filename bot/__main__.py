@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | sync | compose | sandbox`."""
+"""Command line: `python -m bot run | sync | compose | sandbox | health`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
+
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
 from bot.music import (
     BadCompositionPlan,
     BadPrompt,
@@ -24,16 +27,6 @@ from bot.music import (
 from bot.sandbox.server import DEFAULT_API_KEY, Sandbox, serve
 
 log = logging.getLogger("bot")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    # httpx logs every request URL at INFO; keep it to warnings unless debugging.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _fail(message: str) -> int:
@@ -126,6 +119,25 @@ async def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- health -------------------------------------------------------------------------------------
+
+
+def _health(settings: Settings) -> int:
+    """Exit 0 when the running bot says it is healthy (for a container HEALTHCHECK)."""
+    if settings.metrics_port is None:
+        return _fail("METRICS_PORT is not set, so the bot serves no /healthz")
+    # A bot listening on every interface is asked over loopback.
+    wildcard = {"0.0.0.0", "::"}  # noqa: S104 - compared with, not bound to
+    host = "127.0.0.1" if settings.metrics_host in wildcard else settings.metrics_host
+    url = f"http://{host}:{settings.metrics_port}/healthz"
+    try:
+        response = httpx.get(url, timeout=5)
+    except httpx.HTTPError as exc:
+        return _fail(f"{url}: {type(exc).__name__}")
+    print(response.text)
+    return 0 if response.status_code == 200 else 1
+
+
 # -- run and sync -------------------------------------------------------------------------------
 
 
@@ -166,6 +178,8 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("--seed", type=int)
     compose.add_argument("--instrumental", action="store_true")
 
+    verbs.add_parser("health", help="ask the running bot's /healthz (exit 0 when healthy)")
+
     sandbox = verbs.add_parser("sandbox", help="serve the local music API sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
@@ -186,7 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(str(exc))
-    _setup_logging(settings.log_level)
+    secrets = [
+        s.get_secret_value() for s in (settings.discord_token, settings.elevenlabs_api_key) if s
+    ]
+    setup_logging(settings.log_level, settings.log_format, secrets=secrets)
+    if args.verb == "health":
+        return _health(settings)
     try:
         if args.verb == "sandbox":
             return asyncio.run(_sandbox(args))

@@ -16,6 +16,7 @@ from discord.ext import commands, tasks
 from bot.config import ConfigError, Settings
 from bot.delivery import post_late
 from bot.flow import ComposeFlow
+from bot.health import HealthServer
 from bot.jobs import Composer
 from bot.music import MusicClient
 from bot.music.models import ModelId
@@ -51,6 +52,7 @@ class MusicBot(commands.Bot):
         inpainting: bool = False,
         plans_per_minute: int = 5,
         progress_interval: float = 5.0,
+        metrics_address: tuple[str, int] | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -91,6 +93,12 @@ class MusicBot(commands.Bot):
             inpainting=inpainting,
             progress_interval=progress_interval,
         )
+        self.metrics_address = metrics_address
+        self.health = HealthServer(
+            connected=lambda: self.is_ready() and not self.is_closed(),
+            database_ok=database.ping,
+            job_counts=self.jobs.counts,
+        )
         self.plan_flow = PlanFlow(
             music, self.plans, self.tracks, self.compose_flow, plans_per_minute=plans_per_minute
         )
@@ -105,6 +113,8 @@ class MusicBot(commands.Bot):
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         await self.composer.start()
         self.housekeeping.start()
+        if self.metrics_address is not None:
+            await self.health.start(*self.metrics_address)
 
     @tasks.loop(hours=1)
     async def housekeeping(self) -> None:
@@ -145,6 +155,7 @@ class MusicBot(commands.Bot):
 
     async def close(self) -> None:
         self.housekeeping.cancel()
+        await self.health.stop()
         await self.composer.stop()
         await super().close()
         await self.music.aclose()
@@ -179,6 +190,11 @@ def build_bot(settings: Settings, music: MusicClient, **options: Any) -> MusicBo
         model_id=settings.music_model_id,
         inpainting=settings.music_inpainting,
         plans_per_minute=settings.plans_per_minute,
+        metrics_address=(
+            (settings.metrics_host, settings.metrics_port)
+            if settings.metrics_port is not None
+            else None
+        ),
         **options,
     )
 

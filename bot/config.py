@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # A job whose process stops renewing it for this long is interrupted and refunded.
     job_lease_seconds: float = Field(default=60, ge=1, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # /healthz and /metrics (Prometheus) on this port; off when unset.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("elevenlabs_base_url", "discord_api_base_url", "discord_gateway_url")
     @classmethod
@@ -52,10 +56,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s):// or ws(s):// URL")
         return value.rstrip("/")
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     def require_discord_token(self) -> SecretStr:
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():

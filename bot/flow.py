@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import discord
 
+from bot import metrics
 from bot.delivery import (
     ProgressMessage,
     is_expired_token,
@@ -28,6 +29,7 @@ from bot.delivery import (
     track_filename,
 )
 from bot.jobs import ComposeJob, Composer
+from bot.logs import job_context
 from bot.music import (
     BadCompositionPlan,
     BadPrompt,
@@ -376,6 +378,7 @@ class ComposeFlow:
                 interaction.guild_id, member.id, role_ids, order.length_s
             )
         except QuotaRefused as refused:
+            metrics.quota_rejections.labels(refused.reason).inc()
             await _ephemeral(interaction, quota_refusal(refused, order.length_s))
             return None
         return output_format, reservation
@@ -473,12 +476,14 @@ class ComposeFlow:
         interrupted, with a Try again button, and refunds the quota.
         """
         job_id = uuid.uuid4().hex
-        outcome = await self._attempt(
-            job_id, progress, interaction, order, output_format, reservation
-        )
-        await self._settle(job_id, reservation, outcome.delivered, outcome.error)
-        if outcome.tell is not None:
-            await outcome.tell()
+        with job_context(job_id):
+            outcome = await self._attempt(
+                job_id, progress, interaction, order, output_format, reservation
+            )
+            await self._settle(job_id, reservation, outcome.delivered, outcome.error)
+            metrics.jobs_finished.labels("delivered" if outcome.delivered else "failed").inc()
+            if outcome.tell is not None:
+                await outcome.tell()
         return outcome.delivered
 
     async def _attempt(
@@ -629,6 +634,7 @@ class ComposeFlow:
                 "job delivered %s (%d bytes) to %s", filename, track.size, interaction.channel_id
             )
         else:
+            metrics.upload_failures.inc()
             await self._tracks.forget(job.id)
         return delivered
 

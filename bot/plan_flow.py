@@ -14,6 +14,7 @@ from collections import deque
 import discord
 from discord import app_commands
 
+from bot import metrics
 from bot.flow import (
     ONLY_REQUESTER,
     ComposeFlow,
@@ -98,24 +99,17 @@ class PlanFlow:
             )
             return
         await interaction.response.defer(thinking=True)
+        started = time.monotonic()
         try:
             plan = await self._music.create_plan(
                 prompt, music_length_ms=length_s * 1000, model_id=self._compose.model_id
             )
-        except BadPrompt as exc:
-            await interaction.edit_original_response(
-                content="🚫 That prompt looks like it names copyrighted music. The music "
-                "service suggests:\n"
-                + quoted(exc.prompt_suggestion, 1500)
-                + "\nTry `/music plan` with that.",
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-            return
+            metrics.api_seconds.labels("plan", "ok").observe(time.monotonic() - started)
         except MusicError as exc:
-            await interaction.edit_original_response(
-                content=music_error(exc).replace(" Nothing was taken from your quota.", ""),
-                allowed_mentions=discord.AllowedMentions.none(),
+            metrics.api_seconds.labels("plan", type(exc).__name__).observe(
+                time.monotonic() - started
             )
+            await self._tell_plan_error(interaction, exc)
             return
         plan_id = await self._plans.save(
             guild_id=interaction.guild_id,
@@ -133,6 +127,21 @@ class PlanFlow:
             allowed_mentions=discord.AllowedMentions.none(),
         )
         await self._plans.set_message(plan_id, message.id)
+
+    @staticmethod
+    async def _tell_plan_error(interaction: discord.Interaction, exc: MusicError) -> None:
+        if isinstance(exc, BadPrompt):
+            content = (
+                "🚫 That prompt looks like it names copyrighted music. The music service "
+                "suggests:\n"
+                + quoted(exc.prompt_suggestion, 1500)
+                + "\nTry `/music plan` with that."
+            )
+        else:
+            content = music_error(exc).replace(" Nothing was taken from your quota.", "")
+        await interaction.edit_original_response(
+            content=content, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     # -- /music compose with a plan -----------------------------------------------------------
 

@@ -62,6 +62,15 @@ class Database:
             raise StoreUnavailable(f"cannot open the database {where}: {reason}") from None
         log.info("database ready: %s", self.url.render_as_string(hide_password=True))
 
+    async def ping(self) -> bool:
+        """True when a trivial query answers (for the health check)."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+        except (OSError, SQLAlchemyError):
+            return False
+        return True
+
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -1,0 +1,42 @@
+"""What the bot counts, in Prometheus' terms. Served by `bot.health` when METRICS_PORT is set.
+
+Counters and histograms are this process's; the job gauges are read from the database at each
+scrape, so they are the same whichever process is asked.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+registry = CollectorRegistry(auto_describe=True)
+
+jobs = Gauge(
+    "music_jobs",
+    "Compose jobs in the database by state (queued, running, done, failed, interrupted)",
+    ["state"],
+    registry=registry,
+)
+jobs_finished = Counter(
+    "music_jobs_finished",
+    "Compose jobs this process settled, by outcome (delivered or failed)",
+    ["outcome"],
+    registry=registry,
+)
+api_seconds = Histogram(
+    "music_api_seconds",
+    "Time for one music API call, from sending to the last audio byte, by call and outcome",
+    ["call", "outcome"],
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+    registry=registry,
+)
+quota_rejections = Counter(
+    "music_quota_rejections",
+    "Composes refused by a member's quota, by reason",
+    ["reason"],
+    registry=registry,
+)
+upload_failures = Counter(
+    "music_discord_upload_failures",
+    "Composed tracks that Discord would not take (the member was not charged)",
+    registry=registry,
+)
