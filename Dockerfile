@@ -1,12 +1,33 @@
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+# syntax=docker/dockerfile:1
+# The bot, installed exactly as the README installs it (./scripts/install), in two stages so
+# the image holds the installed bot and nothing used only to build it.
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-RUN useradd --create-home --uid 10001 bot
-# Dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir bot && touch bot/__init__.py && pip install . && rm -rf bot
+COPY scripts ./scripts
 COPY bot ./bot
-RUN pip install --no-deps . && mkdir -p /app/data && chown bot /app/data
-USER bot
+RUN ./scripts/install
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/app/.venv/bin:$PATH \
+    METRICS_PORT=9100 \
+    METRICS_HOST=0.0.0.0
+RUN groupadd --gid 10001 bot \
+    && useradd --no-log-init --create-home --uid 10001 --gid 10001 bot \
+    && mkdir -p /app/data \
+    && chown 10001:10001 /app/data
+WORKDIR /app
+COPY --from=build /app /app
+USER 10001:10001
+# The SQLite database (DATABASE_URL's default, data/bot.db) lives here.
 VOLUME ["/app/data"]
-CMD ["python", "-m", "bot", "run"]
+# /healthz and /metrics
+EXPOSE 9100
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot", "health"]
+ENTRYPOINT ["python", "-m", "bot"]
+CMD ["run"]
