@@ -100,7 +100,11 @@ async def _compose(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sandbox(args: argparse.Namespace) -> int:
-    sandbox = Sandbox(api_key=args.api_key, copyright_status=args.copyright_status)
+    sandbox = Sandbox(
+        api_key=args.api_key,
+        copyright_status=args.copyright_status,
+        fast_render=args.fast_render,
+    )
     try:
         runner, url = await serve(sandbox, args.host, args.port)
     except OSError as exc:
@@ -190,6 +194,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=[400, 422],
         default=400,
         help="HTTP status of copyright refusals (the API's is unconfirmed)",
+    )
+    sandbox.add_argument(
+        "--fast-render",
+        action="store_true",
+        help="the same audio for every request of a length, rendered once (load tests)",
     )
     return parser
 

@@ -69,19 +69,18 @@ class MusicBot(commands.Bot):
         )
         self.music = music
         self.database = database
-        engine = database.engine
-        self.jobs = JobStore(engine, owner=_process_name(), lease_seconds=job_lease_seconds)
+        self.jobs = JobStore(database, owner=_process_name(), lease_seconds=job_lease_seconds)
         self.composer = Composer(
             music,
             self.jobs,
             concurrency=music_concurrency,
             on_interrupted=self._tell_interrupted,
         )
-        self.suggestions = SuggestionStore(engine)
-        self.quotas = QuotaLedger(engine, quota_defaults)
-        self.audit = AuditLog(engine)
-        self.plans = PlanStore(engine)
-        self.tracks = TrackStore(engine)
+        self.suggestions = SuggestionStore(database)
+        self.quotas = QuotaLedger(database, quota_defaults)
+        self.audit = AuditLog(database)
+        self.plans = PlanStore(database)
+        self.tracks = TrackStore(database)
         self.compose_flow = ComposeFlow(
             self.composer,
             self.suggestions,
@@ -199,15 +198,24 @@ def build_bot(settings: Settings, music: MusicClient, **options: Any) -> MusicBo
     )
 
 
+def _connections(settings: Settings) -> int:
+    """Every generation the account may run at once, plus room for plan requests."""
+    return max(64, settings.music_concurrency + 16)
+
+
 async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
     token = settings.require_discord_token().get_secret_value()
     runner = None
     if settings.elevenlabs_api_key is not None and not sandbox:
-        music = MusicClient(settings.elevenlabs_api_key, base_url=settings.elevenlabs_base_url)
+        music = MusicClient(
+            settings.elevenlabs_api_key,
+            base_url=settings.elevenlabs_base_url,
+            max_connections=_connections(settings),
+        )
     elif sandbox:
         runner, url = await serve(Sandbox(), "127.0.0.1", 0)
         log.warning("composing with the built-in sandbox at %s: synthesised test music", url)
-        music = MusicClient(DEFAULT_API_KEY, base_url=url)
+        music = MusicClient(DEFAULT_API_KEY, base_url=url, max_connections=_connections(settings))
         # The sandbox stores songs, so Extend and Redo a section can be tried too.
         settings = settings.model_copy(update={"music_inpainting": True})
     else:

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.music import PUBLIC_API_URL
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
+DEFAULT_DATABASE_URL = "sqlite:///data/bot.db"
 
 
 class ConfigError(Exception):
@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     elevenlabs_api_key: SecretStr | None = None
     elevenlabs_base_url: str = PUBLIC_API_URL
     music_model_id: Literal["music_v1", "music_v2", "music_v2_5"] = "music_v1"
-    music_concurrency: int = Field(default=2, ge=1, le=64)
+    music_concurrency: int = Field(default=2, ge=1, le=1000)
     # Store songs for inpainting (an ElevenLabs enterprise feature): enables Extend and Redo.
     music_inpainting: bool = False
     plans_per_minute: int = Field(default=5, ge=1, le=600)

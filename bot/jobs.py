@@ -109,23 +109,12 @@ class Composer:
 
     async def run(self, job: ComposeJob, listener: JobListener | None = None) -> Track:
         """Queue the job, wait for its turn, compose; the caller delivers, then `finish`es."""
-        await self._jobs.enqueue(
-            job_id=job.id,
-            guild_id=job.guild_id,
-            user_id=job.user_id,
-            channel_id=job.channel_id,
-            prompt=job.prompt,
-            length_s=job.length_s,
-            instrumental=job.instrumental,
-            request=job.request.model_dump_json(),
-            output_format=job.output_format,
-            reservation_id=job.reservation_id,
-        )
+        # Waiting before the row exists: the dispatcher may claim the row the moment it is
+        # committed, and must find its waiter then.
         waiting = _Waiting(job, listener)
         self._waiting[job.id] = waiting
-        self._wake.set()
         try:
-            await waiting.turn
+            await self._enqueue_and_wait(job, waiting)
         finally:
             self._waiting.pop(job.id, None)
         if listener is not None:
@@ -143,6 +132,22 @@ class Composer:
             # The API slot is free as soon as the audio is in hand (or the call failed).
             await self._jobs.mark_composed(job.id)
             self._wake.set()
+
+    async def _enqueue_and_wait(self, job: ComposeJob, waiting: _Waiting) -> None:
+        await self._jobs.enqueue(
+            job_id=job.id,
+            guild_id=job.guild_id,
+            user_id=job.user_id,
+            channel_id=job.channel_id,
+            prompt=job.prompt,
+            length_s=job.length_s,
+            instrumental=job.instrumental,
+            request=job.request.model_dump_json(),
+            output_format=job.output_format,
+            reservation_id=job.reservation_id,
+        )
+        self._wake.set()
+        await waiting.turn
 
     async def finish(self, job_id: str, *, delivered: bool, error: str | None = None) -> None:
         """Settle the job and its quota: committed when delivered, refunded otherwise."""

@@ -29,7 +29,7 @@ def postgres_url() -> str:
 @asynccontextmanager
 async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/store.db"
+        yield f"sqlite:///{tmp_path}/store.db"
         return
     base = make_url(postgres_url())
     name = f"t_{uuid.uuid4().hex[:12]}"

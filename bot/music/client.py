@@ -76,6 +76,7 @@ class MusicClient:
         retry_policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         spool_memory_bytes: int = SPOOL_MEMORY_BYTES,
+        max_connections: int = 64,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         if not key:
@@ -86,7 +87,11 @@ class MusicClient:
             headers={"xi-api-key": key, "user-agent": "eleven-music-bot/0.1"},
             timeout=timeout,
             transport=transport,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            # Each generation holds a connection for its whole length: allow as many as the
+            # account may run at once, or generations queue in the pool instead of the API.
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=min(16, max_connections)
+            ),
         )
         self._total_timeout = total_timeout
         self._retry = retry_policy or RetryPolicy()

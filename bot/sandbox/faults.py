@@ -2,9 +2,10 @@
 
 A fault is chosen by the token `fault:NAME[:ARG]` anywhere in the prompt (or in any text of a
 composition plan), or by the request header `X-Sandbox-Fault: NAME[:ARG]`. The token works from
-Discord too, where the bot controls the headers. For `slow` ARG is seconds (default 2), for `cut`
-the fraction of the audio sent before the connection drops (default 0.5); for every other fault
-ARG is how many identical requests fail before the next one succeeds (default: all of them).
+Discord too, where the bot controls the headers. For `slow` ARG is seconds (default 2), for `pace`
+the seconds over which the audio is spread as it is sent (default 2), for `cut` the fraction of
+the audio sent before the connection drops (default 0.5); for every other fault ARG is how many
+identical requests fail before the next one succeeds (default: all of them).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ FAULTS = {
     "unavailable": "503 with Retry-After",
     "invalid": "422 validation error",
     "slow": "wait ARG seconds before answering",
+    "pace": "send the audio spread over ARG seconds, as a generation in progress would",
     "cut": "drop the connection after ARG of the audio",
 }
 

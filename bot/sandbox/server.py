@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import re
+import time
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ DEFAULT_API_KEY = "sandbox"
 DEFAULT_LENGTH_MS = 30_000
 _CHUNK = 16 * 1024
 _STORED_SONGS = 1_000
+# Faults that change how a successful answer is sent, not whether it succeeds.
+_SHAPING_FAULTS = ("slow", "pace", "cut")
 _ACCEPTED_FORMATS = set(OutputFormat.__args__)  # type: ignore[attr-defined]
 COPYRIGHTED_NAMES = (
     "taylor swift",
@@ -73,6 +76,10 @@ class RecordedRequest:
     query: dict[str, str]
     body: Any
     fault: str | None
+    # time.monotonic() (system-wide on Linux, so comparable with other processes' clocks)
+    # when the request arrived and when its last byte was sent.
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
 
 
 @dataclass
@@ -82,6 +89,9 @@ class Sandbox:
     api_key: str = DEFAULT_API_KEY
     copyright_status: int = 400
     retry_after: float = 1.0
+    # Load tests: every request of a given length gets the same audio, rendered once, so the
+    # sandbox's CPU does not limit how many generations a benchmark can run at once.
+    fast_render: bool = False
     # The latest requests, for tests and curious admins (bounded: the sandbox may run for days).
     requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=10_000))
     # Generations under way now, and the most seen at once (checks a client's concurrency).
@@ -99,6 +109,7 @@ class Sandbox:
         app.router.add_post("/v1/music/detailed", self._detailed)
         app.router.add_post("/v1/music/plan", self._plan)
         app.router.add_get("/health", self._health)
+        app.router.add_get("/sandbox/stats", self._stats)
         return app
 
     def compose_requests(self) -> list[RecordedRequest]:
@@ -108,6 +119,26 @@ class Sandbox:
 
     async def _health(self, request: web.Request) -> web.Response:
         return _json(200, {"status": "ok"})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        """What the sandbox received and when, for benchmarks (no key needed: no secrets)."""
+        return _json(
+            200,
+            {
+                "in_flight": self.in_flight,
+                "peak_in_flight": self.peak_in_flight,
+                "requests": [
+                    {
+                        "path": r.path,
+                        "prompt": r.body.get("prompt") if isinstance(r.body, dict) else None,
+                        "fault": r.fault,
+                        "started": r.started,
+                        "finished": r.finished,
+                    }
+                    for r in self.requests
+                ],
+            },
+        )
 
     async def _compose(self, request: web.Request) -> web.StreamResponse:
         return await self._generate(request, shape="audio")
@@ -145,11 +176,13 @@ class Sandbox:
             )
 
         fault = self._fault(request, compose)
-        self.requests.append(
-            RecordedRequest(request.path, dict(request.query), body, fault.name if fault else None)
+        record = RecordedRequest(
+            request.path, dict(request.query), body, fault.name if fault else None
         )
+        self.requests.append(record)
         refused = self._refusal(fault, compose, body) or self._unknown_reference(compose)
         if refused is not None:
+            record.finished = time.monotonic()
             return refused
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -158,6 +191,7 @@ class Sandbox:
             return await self._render(request, compose, fault, output_format, shape)
         finally:
             self.in_flight -= 1
+            record.finished = time.monotonic()
 
     async def _render(
         self,
@@ -182,7 +216,10 @@ class Sandbox:
         seed = compose.seed if compose.seed is not None else int.from_bytes(digest[:4], "big")
         rate = int(output_format.split("_")[1])
         kbps = mp3_bitrate_kbps(output_format)
-        audio = await asyncio.to_thread(render, _segments(plan), seed, rate, kbps)
+        segments = _segments(plan)
+        if self.fast_render:
+            segments, seed = (Segment(plan.duration_ms, ("sandbox",)),), 0
+        audio = await asyncio.to_thread(render, segments, seed, rate, kbps)
         content_type = "audio/mpeg" if kbps else "audio/pcm"
         song_id = digest[:10].hex()
         headers = {"song-id": song_id, "request-id": uuid.uuid4().hex}
@@ -192,10 +229,11 @@ class Sandbox:
             while len(self.stored_songs) > _STORED_SONGS:
                 self.stored_songs.popitem(last=False)
         cut = (fault.arg or 0.5) if fault is not None and fault.name == "cut" else None
+        pace = (fault.arg or 2.0) if fault is not None and fault.name == "pace" else None
 
         if shape == "audio":
             headers["Content-Type"] = content_type
-            return await _send(request, [audio], headers, cut)
+            return await _send(request, [audio], headers, cut, pace)
         boundary = uuid.uuid4().hex
         metadata = {
             "composition_plan": plan.to_wire(),
@@ -215,7 +253,7 @@ class Sandbox:
             f"\r\n--{boundary}--\r\n".encode(),
         ]
         headers["Content-Type"] = f"multipart/mixed; boundary={boundary}"
-        return await _send(request, parts, headers, cut)
+        return await _send(request, parts, headers, cut, pace)
 
     async def _plan(self, request: web.Request) -> web.Response:
         refused = _authorize(request, self.api_key)
@@ -275,7 +313,7 @@ class Sandbox:
     def _refusal(
         self, fault: Fault | None, compose: ComposeRequest, body: dict[str, Any]
     ) -> web.Response | None:
-        if fault is not None and fault.name not in ("slow", "cut"):
+        if fault is not None and fault.name not in _SHAPING_FAULTS:
             if fault.times is not None:
                 key = f"{fault.name}:{json.dumps(body, sort_keys=True)}"
                 seen = self._fault_counts.get(key, 0)
@@ -546,15 +584,28 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any] | None, web.R
 
 
 async def _send(
-    request: web.Request, parts: list[bytes], headers: dict[str, str], cut: float | None
+    request: web.Request,
+    parts: list[bytes],
+    headers: dict[str, str],
+    cut: float | None,
+    pace: float | None = None,
 ) -> web.StreamResponse:
     response = web.StreamResponse(status=200, headers=headers)
     response.enable_chunked_encoding()
     await response.prepare(request)
-    data = b"".join(parts)
-    limit = len(data) if cut is None else int(len(data) * min(max(cut, 0.0), 1.0))
-    for start in range(0, limit, _CHUNK):
-        await response.write(data[start : min(start + _CHUNK, limit)])
+    total = sum(len(part) for part in parts)
+    limit = total if cut is None else int(total * min(max(cut, 0.0), 1.0))
+    sent = 0
+    began = time.monotonic()
+    for part in parts:
+        view = memoryview(part)[: max(0, limit - sent)]
+        for start in range(0, len(view), _CHUNK):
+            await response.write(view[start : start + _CHUNK])
+            if pace is not None and total:
+                # Keep to the pace: this many bytes are due by now, no sooner.
+                due = began + pace * (sent + start + _CHUNK) / total
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+        sent += len(view)
     if cut is not None:
         # Drop the connection without the closing chunk: the client sees a broken stream.
         if request.transport is not None:

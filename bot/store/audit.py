@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, select
 
+from .database import Database
 from .schema import audit_log, guild_settings
 from .sql import upsert
 
@@ -24,8 +24,8 @@ class AuditEntry:
     created_at: float
 
 
-async def record_action(
-    connection: AsyncConnection,
+def record_action(
+    connection: Connection,
     guild_id: int,
     actor_id: int,
     action: str,
@@ -33,7 +33,7 @@ async def record_action(
     details: dict[str, Any],
 ) -> None:
     """Write an entry in the caller's transaction, so the change and its record land together."""
-    await connection.execute(
+    connection.execute(
         audit_log.insert().values(
             guild_id=guild_id,
             actor_id=actor_id,
@@ -46,31 +46,31 @@ async def record_action(
 
 
 class AuditLog:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def recent(self, guild_id: int, limit: int = 20) -> list[AuditEntry]:
-        async with self._engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(audit_log)
-                    .where(audit_log.c.guild_id == guild_id)
-                    .order_by(audit_log.c.id.desc())
-                    .limit(limit)
-                )
+        def find(connection: Connection) -> list[AuditEntry]:
+            rows = connection.execute(
+                select(audit_log)
+                .where(audit_log.c.guild_id == guild_id)
+                .order_by(audit_log.c.id.desc())
+                .limit(limit)
             ).all()
-        return [
-            AuditEntry(
-                r.guild_id, r.actor_id, r.action, r.target, json.loads(r.details), r.created_at
-            )
-            for r in rows
-        ]
+            return [
+                AuditEntry(
+                    r.guild_id, r.actor_id, r.action, r.target, json.loads(r.details), r.created_at
+                )
+                for r in rows
+            ]
+
+        return await self._db.read(find)
 
     async def set_log_channel(
         self, guild_id: int, channel_id: int | None, *, actor_id: int
     ) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
+        def change(connection: Connection) -> None:
+            connection.execute(
                 upsert(
                     connection.dialect.name,
                     guild_settings,
@@ -79,17 +79,16 @@ class AuditLog:
                     update={"log_channel_id": channel_id},
                 )
             )
-            await record_action(
+            record_action(
                 connection, guild_id, actor_id, "log.channel", f"channel:{channel_id}", {}
             )
 
+        await self._db.write(change)
+
     async def log_channel(self, guild_id: int) -> int | None:
-        async with self._engine.connect() as connection:
-            value = (
-                await connection.execute(
-                    select(guild_settings.c.log_channel_id).where(
-                        guild_settings.c.guild_id == guild_id
-                    )
-                )
+        value = await self._db.read(
+            lambda connection: connection.execute(
+                select(guild_settings.c.log_channel_id).where(guild_settings.c.guild_id == guild_id)
             ).scalar()
+        )
         return int(value) if value is not None else None

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from .database import Database
 from .schema import jobs, quota_usage
 from .sql import mark_once, unmark
 
@@ -75,15 +75,10 @@ def _fairness_order() -> list[Any]:
 
 
 class JobStore:
-    def __init__(self, engine: AsyncEngine, *, owner: str, lease_seconds: float) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, *, owner: str, lease_seconds: float) -> None:
+        self._db = database
         self.owner = owner
         self.lease_seconds = lease_seconds
-
-    async def _claim_lock(self, connection: AsyncConnection) -> None:
-        # SQLite's BEGIN IMMEDIATE already serialises writers (see database.py).
-        if connection.dialect.name == "postgresql":
-            await connection.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK)))
 
     async def enqueue(
         self,
@@ -100,56 +95,38 @@ class JobStore:
         reservation_id: str | None,
     ) -> None:
         now = time.time()
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                jobs.insert().values(
-                    id=job_id,
-                    guild_id=guild_id,
-                    user_id=user_id,
-                    channel_id=channel_id,
-                    prompt=prompt,
-                    length_s=length_s,
-                    instrumental=instrumental,
-                    request=request,
-                    output_format=output_format,
-                    state="queued",
-                    owner=self.owner,
-                    lease_expires_at=now + self.lease_seconds,
-                    reservation_id=reservation_id,
-                    created_at=now,
-                )
-            )
+        row = {
+            "id": job_id,
+            "guild_id": guild_id,
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "prompt": prompt,
+            "length_s": length_s,
+            "instrumental": instrumental,
+            "request": request,
+            "output_format": output_format,
+            "state": "queued",
+            "owner": self.owner,
+            "lease_expires_at": now + self.lease_seconds,
+            "reservation_id": reservation_id,
+            "created_at": now,
+        }
+        await self._db.write(lambda connection: connection.execute(_INSERT_JOB, row))
 
     async def claim_next(self, concurrency: int) -> JobRecord | None:
         """Start this process's fairest queued job if the API has a free slot anywhere."""
         now = time.time()
-        async with self._engine.begin() as connection:
-            await self._claim_lock(connection)
-            busy = (
-                await connection.execute(
-                    select(func.count()).where(
-                        jobs.c.state == "running",
-                        jobs.c.composed_at.is_(None),
-                        jobs.c.lease_expires_at > now,
-                    )
-                )
-            ).scalar_one()
+
+        def claim(connection: Connection) -> JobRecord | None:
+            _claim_lock(connection)
+            busy = connection.execute(_BUSY, {"now": now}).scalar_one()
             if busy >= concurrency:
                 return None
-            row = (
-                await connection.execute(
-                    select(jobs)
-                    .where(jobs.c.state == "queued", jobs.c.owner == self.owner)
-                    .order_by(*_fairness_order())
-                    .limit(1)
-                )
-            ).first()
+            row = connection.execute(_FAIREST, {"owner": self.owner}).first()
             if row is None:
                 return None
-            next_seq = (
-                await connection.execute(select(func.coalesce(func.max(jobs.c.started_seq), 0)))
-            ).scalar_one() + 1
-            await connection.execute(
+            next_seq = connection.execute(_LAST_SEQ).scalar_one() + 1
+            connection.execute(
                 update(jobs)
                 .where(jobs.c.id == row.id)
                 .values(
@@ -159,86 +136,82 @@ class JobStore:
                     lease_expires_at=now + self.lease_seconds,
                 )
             )
-        return replace(JobRecord.from_row(row), state="running")
+            return replace(JobRecord.from_row(row), state="running")
+
+        return await self._db.write(claim)
 
     async def positions(self) -> dict[str, int]:
         """Every queued job's place in line (1 = next), across all processes."""
-        async with self._engine.connect() as connection:
-            ids = (
-                (
-                    await connection.execute(
-                        select(jobs.c.id)
-                        .where(jobs.c.state == "queued")
-                        .order_by(*_fairness_order())
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        ids = await self._db.read(lambda connection: connection.execute(_QUEUED).scalars().all())
         return {job_id: index for index, job_id in enumerate(ids, start=1)}
 
     async def mark_composed(self, job_id: str) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
+        await self._db.write(
+            lambda connection: connection.execute(
                 update(jobs).where(jobs.c.id == job_id).values(composed_at=time.time())
             )
+        )
 
     async def renew(self) -> int:
         """Extend the leases of this process's live jobs; returns how many."""
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(jobs)
-                .where(jobs.c.owner == self.owner, jobs.c.state.in_(ACTIVE))
-                .values(lease_expires_at=time.time() + self.lease_seconds)
+        return await self._db.write(
+            lambda connection: int(
+                connection.execute(
+                    update(jobs)
+                    .where(jobs.c.owner == self.owner, jobs.c.state.in_(ACTIVE))
+                    .values(lease_expires_at=time.time() + self.lease_seconds)
+                ).rowcount
             )
-        return int(result.rowcount)
+        )
 
     async def finish(self, job_id: str, *, delivered: bool, error: str | None = None) -> None:
         """Settle the job and its reservation together: commit if delivered, else refund."""
         now = time.time()
-        async with self._engine.begin() as connection:
-            row = (
-                await connection.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job_id, jobs.c.state.in_(ACTIVE))
-                    .values(state="done" if delivered else "failed", finished_at=now, error=error)
-                    .returning(jobs.c.reservation_id)
-                )
+
+        def settle(connection: Connection) -> None:
+            row = connection.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state.in_(ACTIVE))
+                .values(state="done" if delivered else "failed", finished_at=now, error=error)
+                .returning(jobs.c.reservation_id)
             ).first()
             if row is not None and row.reservation_id is not None:
-                await _settle(
+                _settle(
                     connection, [row.reservation_id], "committed" if delivered else "refunded", now
                 )
+
+        await self._db.write(settle)
 
     async def interrupt_expired(self) -> list[JobRecord]:
         """Jobs whose owner stopped renewing: mark them interrupted and refund their quota."""
         now = time.time()
-        async with self._engine.begin() as connection:
-            await self._claim_lock(connection)
-            rows = (
-                await connection.execute(
-                    update(jobs)
-                    .where(jobs.c.state.in_(ACTIVE), jobs.c.lease_expires_at < now)
-                    .values(
-                        state="interrupted",
-                        finished_at=now,
-                        error="the bot stopped before the track was delivered",
-                    )
-                    .returning(*jobs.c)
+
+        def interrupt(connection: Connection) -> list[JobRecord]:
+            _claim_lock(connection)
+            rows = connection.execute(
+                update(jobs)
+                .where(jobs.c.state.in_(ACTIVE), jobs.c.lease_expires_at < now)
+                .values(
+                    state="interrupted",
+                    finished_at=now,
+                    error="the bot stopped before the track was delivered",
                 )
+                .returning(*jobs.c)
             ).all()
             reservations = [r.reservation_id for r in rows if r.reservation_id]
             if reservations:
-                await _settle(connection, reservations, "refunded", now)
-            await self._refund_orphans(connection, now)
-        return [JobRecord.from_row(row) for row in rows]
+                _settle(connection, reservations, "refunded", now)
+            self._refund_orphans(connection, now)
+            return [JobRecord.from_row(row) for row in rows]
 
-    async def _refund_orphans(self, connection: AsyncConnection, now: float) -> None:
+        return await self._db.write(interrupt)
+
+    def _refund_orphans(self, connection: Connection, now: float) -> None:
         """Reservations whose process died before it queued the job (a moment's window)."""
         live = select(jobs.c.reservation_id).where(
             jobs.c.state.in_(ACTIVE), jobs.c.reservation_id.is_not(None)
         )
-        await connection.execute(
+        connection.execute(
             update(quota_usage)
             .where(
                 quota_usage.c.state == "reserved",
@@ -250,42 +223,69 @@ class JobStore:
 
     async def prune(self, before: float) -> int:
         """Forget settled jobs and settled quota rows older than `before` (UNIX time)."""
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
+
+        def prune(connection: Connection) -> int:
+            result = connection.execute(
                 delete(jobs).where(jobs.c.state.not_in(ACTIVE), jobs.c.created_at < before)
             )
-            await connection.execute(
+            connection.execute(
                 delete(quota_usage).where(
                     quota_usage.c.state != "reserved", quota_usage.c.created_at < before
                 )
             )
-        return int(result.rowcount)
+            return int(result.rowcount)
+
+        return await self._db.write(prune)
 
     async def claim_retry(self, job_id: str) -> bool:
         """Mark an ended job as retried; False when it already was (a double click)."""
-        return await mark_once(self._engine, jobs, job_id, "retried_at")
+        return await mark_once(self._db, jobs, job_id, "retried_at")
 
     async def release_retry(self, job_id: str) -> None:
-        await unmark(self._engine, jobs, job_id, "retried_at")
+        await unmark(self._db, jobs, job_id, "retried_at")
 
     async def get(self, job_id: str) -> JobRecord | None:
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).first()
-        return JobRecord.from_row(row) if row is not None else None
+        def find(connection: Connection) -> JobRecord | None:
+            row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
+            return JobRecord.from_row(row) if row is not None else None
+
+        return await self._db.read(find)
 
     async def counts(self) -> dict[str, int]:
-        async with self._engine.connect() as connection:
-            rows = (
-                await connection.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
+        rows = await self._db.read(
+            lambda connection: connection.execute(
+                select(jobs.c.state, func.count()).group_by(jobs.c.state)
             ).all()
+        )
         return {state: int(count) for state, count in rows}
 
 
-async def _settle(
-    connection: AsyncConnection, reservation_ids: list[str], state: str, now: float
-) -> None:
-    await connection.execute(
+def _claim_lock(connection: Connection) -> None:
+    # SQLite's BEGIN IMMEDIATE already serialises writers (see database.py).
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+
+
+def _settle(connection: Connection, reservation_ids: list[str], state: str, now: float) -> None:
+    connection.execute(
         update(quota_usage)
         .where(and_(quota_usage.c.id.in_(reservation_ids), quota_usage.c.state == "reserved"))
         .values(state=state, updated_at=now)
     )
+
+
+# Built once: every compose runs these.
+_INSERT_JOB = jobs.insert()
+_BUSY = select(func.count()).where(
+    jobs.c.state == "running",
+    jobs.c.composed_at.is_(None),
+    jobs.c.lease_expires_at > bindparam("now"),
+)
+_FAIREST = (
+    select(jobs)
+    .where(jobs.c.state == "queued", jobs.c.owner == bindparam("owner"))
+    .order_by(*_fairness_order())
+    .limit(1)
+)
+_LAST_SEQ = select(func.coalesce(func.max(jobs.c.started_seq), 0))
+_QUEUED = select(jobs.c.id).where(jobs.c.state == "queued").order_by(*_fairness_order())

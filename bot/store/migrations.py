@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
 
@@ -50,20 +49,20 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
 ]
 
 
-async def migrate(engine: AsyncEngine) -> int:
-    """Apply the steps the database has not seen; return the schema version."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_create("schema_version"))
-        if engine.dialect.name == "postgresql":
-            # Two processes starting together must not both run the same step.
-            await connection.exec_driver_sql("LOCK TABLE schema_version IN EXCLUSIVE MODE")
-        done = set((await connection.execute(select(schema.schema_version.c.version))).scalars())
-        for version, step in STEPS:
-            if version in done:
-                continue
-            await connection.run_sync(step)
-            await connection.execute(
-                schema.schema_version.insert().values(version=version, applied_at=time.time())
-            )
-            log.info("database schema upgraded to version %d", version)
+def migrate(connection: Connection) -> int:
+    """Apply the steps the database has not seen, in the caller's transaction; return the
+    schema version."""
+    _create("schema_version")(connection)
+    if connection.dialect.name == "postgresql":
+        # Two processes starting together must not both run the same step.
+        connection.exec_driver_sql("LOCK TABLE schema_version IN EXCLUSIVE MODE")
+    done = set(connection.execute(select(schema.schema_version.c.version)).scalars())
+    for version, step in STEPS:
+        if version in done:
+            continue
+        step(connection)
+        connection.execute(
+            schema.schema_version.insert().values(version=version, applied_at=time.time())
+        )
+        log.info("database schema upgraded to version %d", version)
     return max(v for v, _ in STEPS)

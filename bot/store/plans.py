@@ -10,9 +10,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, delete, select, update
 
+from .database import Database
 from .schema import plans, tracks
 
 
@@ -71,8 +71,8 @@ class TrackRecord:
 
 
 class PlanStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def save(
         self,
@@ -86,8 +86,9 @@ class PlanStore:
     ) -> str:
         plan_id = uuid.uuid4().hex
         now = time.time()
-        async with self._engine.begin() as connection:
-            await connection.execute(
+
+        def insert(connection: Connection) -> None:
+            connection.execute(
                 plans.insert().values(
                     id=plan_id,
                     guild_id=guild_id,
@@ -100,49 +101,58 @@ class PlanStore:
                     updated_at=now,
                 )
             )
+
+        await self._db.write(insert)
         return plan_id
 
     async def get(self, plan_id: str) -> PlanRecord | None:
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(select(plans).where(plans.c.id == plan_id))).first()
-        return PlanRecord.from_row(row) if row is not None else None
+        def find(connection: Connection) -> PlanRecord | None:
+            row = connection.execute(select(plans).where(plans.c.id == plan_id)).first()
+            return PlanRecord.from_row(row) if row is not None else None
+
+        return await self._db.read(find)
 
     async def update(self, plan_id: str, plan_json: str) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
+        await self._db.write(
+            lambda connection: connection.execute(
                 update(plans)
                 .where(plans.c.id == plan_id)
                 .values(plan=plan_json, updated_at=time.time())
             )
+        )
 
     async def set_message(self, plan_id: str, message_id: int) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
+        await self._db.write(
+            lambda connection: connection.execute(
                 update(plans).where(plans.c.id == plan_id).values(message_id=message_id)
             )
+        )
 
     async def recent(self, guild_id: int, user_id: int, *, limit: int = 25) -> list[PlanRecord]:
         """The member's plans in this server, most recently changed first."""
-        async with self._engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(plans)
-                    .where(plans.c.guild_id == guild_id, plans.c.user_id == user_id)
-                    .order_by(plans.c.updated_at.desc())
-                    .limit(limit)
-                )
+
+        def find(connection: Connection) -> list[PlanRecord]:
+            rows = connection.execute(
+                select(plans)
+                .where(plans.c.guild_id == guild_id, plans.c.user_id == user_id)
+                .order_by(plans.c.updated_at.desc())
+                .limit(limit)
             ).all()
-        return [PlanRecord.from_row(row) for row in rows]
+            return [PlanRecord.from_row(row) for row in rows]
+
+        return await self._db.read(find)
 
     async def prune(self, before: float) -> int:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(delete(plans).where(plans.c.updated_at < before))
-        return int(result.rowcount)
+        return await self._db.write(
+            lambda connection: int(
+                connection.execute(delete(plans).where(plans.c.updated_at < before)).rowcount
+            )
+        )
 
 
 class TrackStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def save(
         self,
@@ -157,8 +167,8 @@ class TrackStore:
         title: str | None,
         length_s: int,
     ) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
+        def insert(connection: Connection) -> None:
+            connection.execute(
                 tracks.insert().values(
                     id=track_id,
                     guild_id=guild_id,
@@ -173,16 +183,23 @@ class TrackStore:
                 )
             )
 
+        await self._db.write(insert)
+
     async def get(self, track_id: str) -> TrackRecord | None:
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(select(tracks).where(tracks.c.id == track_id))).first()
-        return TrackRecord.from_row(row) if row is not None else None
+        def find(connection: Connection) -> TrackRecord | None:
+            row = connection.execute(select(tracks).where(tracks.c.id == track_id)).first()
+            return TrackRecord.from_row(row) if row is not None else None
+
+        return await self._db.read(find)
 
     async def forget(self, track_id: str) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(delete(tracks).where(tracks.c.id == track_id))
+        await self._db.write(
+            lambda connection: connection.execute(delete(tracks).where(tracks.c.id == track_id))
+        )
 
     async def prune(self, before: float) -> int:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(delete(tracks).where(tracks.c.created_at < before))
-        return int(result.rowcount)
+        return await self._db.write(
+            lambda connection: int(
+                connection.execute(delete(tracks).where(tracks.c.created_at < before)).rowcount
+            )
+        )

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from .audit import record_action
+from .database import Database
 from .schema import quota_accounts, quota_policies, quota_usage
-from .sql import insert_ignore, upsert
+from .sql import upsert
 
 Scope = Literal["guild", "role", "user"]
 COUNTED = ("reserved", "committed")
@@ -92,8 +94,8 @@ class _Use:
 
 
 class QuotaLedger:
-    def __init__(self, engine: AsyncEngine, defaults: QuotaDefaults | None = None) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, defaults: QuotaDefaults | None = None) -> None:
+        self._db = database
         self.defaults = defaults or QuotaDefaults()
 
     # -- members ------------------------------------------------------------------------------
@@ -108,12 +110,13 @@ class QuotaLedger:
         job_id: str | None = None,
         now: float | None = None,
     ) -> Reservation:
-        now = time.time() if now is None else now
+        moment = time.time() if now is None else now
         roles = list(role_ids)
-        async with self._engine.begin() as connection:
-            account = await self._lock_account(connection, guild_id, user_id)
-            limits = await self._limits(connection, guild_id, user_id, roles)
-            uses = await self._uses(connection, guild_id, user_id, limits, now)
+
+        def decide(connection: Connection) -> Reservation:
+            account = _lock_account(connection, guild_id, user_id)
+            limits = self._limits(connection, guild_id, user_id, roles)
+            uses = _uses(connection, guild_id, user_id, limits, moment)
             status = _status(limits, uses, account)
             if status.blocked:
                 raise QuotaRefused("blocked", status)
@@ -133,19 +136,22 @@ class QuotaLedger:
                 ),
                 window_hours=limits.window_hours,
             )
-            await connection.execute(
-                quota_usage.insert().values(
-                    id=reservation.id,
-                    guild_id=guild_id,
-                    user_id=user_id,
-                    seconds=seconds,
-                    state="reserved",
-                    job_id=job_id,
-                    created_at=now,
-                    updated_at=now,
-                )
+            connection.execute(
+                _INSERT_USE,
+                {
+                    "id": reservation.id,
+                    "guild_id": guild_id,
+                    "user_id": user_id,
+                    "seconds": seconds,
+                    "state": "reserved",
+                    "job_id": job_id,
+                    "created_at": moment,
+                    "updated_at": moment,
+                },
             )
-        return reservation
+            return reservation
+
+        return await self._db.write(decide)
 
     async def commit(self, reservation_id: str) -> bool:
         return await self._settle(reservation_id, "committed")
@@ -154,29 +160,33 @@ class QuotaLedger:
         return await self._settle(reservation_id, "refunded")
 
     async def _settle(self, reservation_id: str, state: str) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
+        def settle(connection: Connection) -> bool:
+            result = connection.execute(
                 update(quota_usage)
                 .where(quota_usage.c.id == reservation_id, quota_usage.c.state == "reserved")
                 .values(state=state, updated_at=time.time())
             )
-        return result.rowcount == 1
+            return result.rowcount == 1
+
+        return await self._db.write(settle)
 
     async def status(
         self, guild_id: int, user_id: int, role_ids: Iterable[int], *, now: float | None = None
     ) -> QuotaStatus:
-        now = time.time() if now is None else now
-        async with self._engine.connect() as connection:
-            account = (
-                await connection.execute(
-                    select(quota_accounts).where(
-                        quota_accounts.c.guild_id == guild_id, quota_accounts.c.user_id == user_id
-                    )
+        moment = time.time() if now is None else now
+        roles = list(role_ids)
+
+        def look(connection: Connection) -> QuotaStatus:
+            account = connection.execute(
+                select(quota_accounts).where(
+                    quota_accounts.c.guild_id == guild_id, quota_accounts.c.user_id == user_id
                 )
             ).first()
-            limits = await self._limits(connection, guild_id, user_id, list(role_ids))
-            uses = await self._uses(connection, guild_id, user_id, limits, now)
-        return _status(limits, uses, account)
+            limits = self._limits(connection, guild_id, user_id, roles)
+            uses = _uses(connection, guild_id, user_id, limits, moment)
+            return _status(limits, uses, account)
+
+        return await self._db.read(look)
 
     # -- moderators ---------------------------------------------------------------------------
 
@@ -202,8 +212,9 @@ class QuotaLedger:
             }.items()
             if v is not None
         }
-        async with self._engine.begin() as connection:
-            await connection.execute(
+
+        def change(connection: Connection) -> None:
+            connection.execute(
                 upsert(
                     connection.dialect.name,
                     quota_policies,
@@ -219,30 +230,33 @@ class QuotaLedger:
                     update={**changes, "updated_at": time.time()},
                 )
             )
-            await record_action(
+            record_action(
                 connection, guild_id, actor_id, "quota.set", f"{scope}:{target_id}", changes
             )
+
+        await self._db.write(change)
 
     async def clear_policy(
         self, guild_id: int, scope: Scope, target_id: int, *, actor_id: int
     ) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
+        def clear(connection: Connection) -> bool:
+            result = connection.execute(
                 delete(quota_policies).where(
                     quota_policies.c.guild_id == guild_id,
                     quota_policies.c.scope == scope,
                     quota_policies.c.target_id == target_id,
                 )
             )
-            await record_action(
-                connection, guild_id, actor_id, "quota.clear", f"{scope}:{target_id}", {}
-            )
-        return result.rowcount == 1
+            record_action(connection, guild_id, actor_id, "quota.clear", f"{scope}:{target_id}", {})
+            return result.rowcount == 1
+
+        return await self._db.write(clear)
 
     async def reset(self, guild_id: int, user_id: int, *, actor_id: int) -> int:
         """Forget a member's delivered tracks; returns how many were wiped."""
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
+
+        def wipe(connection: Connection) -> int:
+            result = connection.execute(
                 update(quota_usage)
                 .where(
                     quota_usage.c.guild_id == guild_id,
@@ -251,7 +265,7 @@ class QuotaLedger:
                 )
                 .values(state="reset", updated_at=time.time())
             )
-            await record_action(
+            record_action(
                 connection,
                 guild_id,
                 actor_id,
@@ -259,17 +273,19 @@ class QuotaLedger:
                 f"user:{user_id}",
                 {"tracks": result.rowcount},
             )
-        return int(result.rowcount)
+            return int(result.rowcount)
+
+        return await self._db.write(wipe)
 
     async def block(self, guild_id: int, user_id: int, *, actor_id: int, reason: str) -> None:
-        async with self._engine.begin() as connection:
-            await self._lock_account(connection, guild_id, user_id)
-            await connection.execute(
+        def block(connection: Connection) -> None:
+            _lock_account(connection, guild_id, user_id)
+            connection.execute(
                 update(quota_accounts)
                 .where(quota_accounts.c.guild_id == guild_id, quota_accounts.c.user_id == user_id)
                 .values(blocked_reason=reason, blocked_by=actor_id, blocked_at=time.time())
             )
-            await record_action(
+            record_action(
                 connection,
                 guild_id,
                 actor_id,
@@ -278,9 +294,11 @@ class QuotaLedger:
                 {"reason": reason},
             )
 
+        await self._db.write(block)
+
     async def unblock(self, guild_id: int, user_id: int, *, actor_id: int) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
+        def unblock(connection: Connection) -> bool:
+            result = connection.execute(
                 update(quota_accounts)
                 .where(
                     quota_accounts.c.guild_id == guild_id,
@@ -289,70 +307,80 @@ class QuotaLedger:
                 )
                 .values(blocked_reason=None, blocked_by=None, blocked_at=None)
             )
-            await record_action(
-                connection, guild_id, actor_id, "quota.unblock", f"user:{user_id}", {}
-            )
-        return result.rowcount == 1
+            record_action(connection, guild_id, actor_id, "quota.unblock", f"user:{user_id}", {})
+            return result.rowcount == 1
+
+        return await self._db.write(unblock)
 
     # -- internals ----------------------------------------------------------------------------
 
-    @staticmethod
-    async def _lock_account(connection: AsyncConnection, guild_id: int, user_id: int) -> Any:
-        await connection.execute(
-            insert_ignore(
-                connection.dialect.name, quota_accounts, {"guild_id": guild_id, "user_id": user_id}
-            )
-        )
-        # FOR UPDATE serialises one member's reservations on PostgreSQL; SQLite's
-        # BEGIN IMMEDIATE (see database.py) already serialises every writer.
-        return (
-            await connection.execute(
-                select(quota_accounts)
-                .where(quota_accounts.c.guild_id == guild_id, quota_accounts.c.user_id == user_id)
-                .with_for_update()
-            )
-        ).first()
-
-    async def _limits(
-        self, connection: AsyncConnection, guild_id: int, user_id: int, role_ids: Sequence[int]
+    def _limits(
+        self, connection: Connection, guild_id: int, user_id: int, role_ids: Sequence[int]
     ) -> QuotaLimits:
-        rows = (
-            await connection.execute(
-                select(quota_policies).where(
-                    quota_policies.c.guild_id == guild_id,
-                    or_(
-                        quota_policies.c.scope == "guild",
-                        and_(
-                            quota_policies.c.scope == "role",
-                            quota_policies.c.target_id.in_(role_ids),
-                        ),
-                        and_(
-                            quota_policies.c.scope == "user", quota_policies.c.target_id == user_id
-                        ),
-                    ),
-                )
-            )
+        rows = connection.execute(
+            _POLICIES, {"guild_id": guild_id, "user_id": user_id, "role_ids": list(role_ids)}
         ).all()
         return resolve_limits(self.defaults, rows)
 
-    @staticmethod
-    async def _uses(
-        connection: AsyncConnection, guild_id: int, user_id: int, limits: QuotaLimits, now: float
-    ) -> list[_Use]:
-        since = now - limits.window_hours * 3600
-        rows = (
-            await connection.execute(
-                select(quota_usage.c.created_at, quota_usage.c.seconds)
-                .where(
-                    quota_usage.c.guild_id == guild_id,
-                    quota_usage.c.user_id == user_id,
-                    quota_usage.c.state.in_(COUNTED),
-                    quota_usage.c.created_at > since,
-                )
-                .order_by(quota_usage.c.created_at)
-            )
-        ).all()
-        return [_Use(row.created_at, row.seconds) for row in rows]
+
+# Built once: a reservation runs these on every compose, and SQLAlchemy then skips building
+# and caching a new statement each time.
+
+
+def _account_upsert(insert: Any) -> Any:
+    """Create the member's account row if needed and return it, locked until the transaction
+    ends: concurrent reservations of one member wait here (PostgreSQL row lock; SQLite's
+    BEGIN IMMEDIATE already serialises every writer)."""
+    statement = insert(quota_accounts).values(
+        guild_id=bindparam("guild_id"), user_id=bindparam("user_id")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["guild_id", "user_id"],
+        set_={"guild_id": statement.excluded.guild_id},
+    ).returning(*quota_accounts.c)
+
+
+_ACCOUNT = {
+    "sqlite": _account_upsert(sqlite_dialect.insert),
+    "postgresql": _account_upsert(postgresql_dialect.insert),
+}
+_POLICIES = select(quota_policies).where(
+    quota_policies.c.guild_id == bindparam("guild_id"),
+    or_(
+        quota_policies.c.scope == "guild",
+        and_(
+            quota_policies.c.scope == "role",
+            quota_policies.c.target_id.in_(bindparam("role_ids", expanding=True)),
+        ),
+        and_(quota_policies.c.scope == "user", quota_policies.c.target_id == bindparam("user_id")),
+    ),
+)
+_USES = (
+    select(quota_usage.c.created_at, quota_usage.c.seconds)
+    .where(
+        quota_usage.c.guild_id == bindparam("guild_id"),
+        quota_usage.c.user_id == bindparam("user_id"),
+        quota_usage.c.state.in_(COUNTED),
+        quota_usage.c.created_at > bindparam("since"),
+    )
+    .order_by(quota_usage.c.created_at)
+)
+_INSERT_USE = quota_usage.insert()
+
+
+def _lock_account(connection: Connection, guild_id: int, user_id: int) -> Any:
+    statement = _ACCOUNT[connection.dialect.name]
+    return connection.execute(statement, {"guild_id": guild_id, "user_id": user_id}).first()
+
+
+def _uses(
+    connection: Connection, guild_id: int, user_id: int, limits: QuotaLimits, now: float
+) -> list[_Use]:
+    since = now - limits.window_hours * 3600
+    rows = connection.execute(
+        _USES, {"guild_id": guild_id, "user_id": user_id, "since": since}
+    ).all()
+    return [_Use(row.created_at, row.seconds) for row in rows]
 
 
 def resolve_limits(defaults: QuotaDefaults, rows: Sequence[Any]) -> QuotaLimits:

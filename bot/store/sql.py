@@ -6,30 +6,37 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Connection, Table, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
+from .database import Database
 
-async def mark_once(engine: AsyncEngine, table: Table, row_id: str, column: str) -> bool:
+
+async def mark_once(database: Database, table: Table, row_id: str, column: str) -> bool:
     """Stamp `column` with the time if it is still empty; False when it was already set.
 
     Backs buttons that must act once however fast they are clicked.
     """
-    async with engine.begin() as connection:
-        result = await connection.execute(
+
+    def stamp(connection: Connection) -> bool:
+        result = connection.execute(
             update(table)
             .where(table.c.id == row_id, table.c[column].is_(None))
             .values({column: time.time()})
         )
-    return result.rowcount == 1
+        return result.rowcount == 1
+
+    return await database.write(stamp)
 
 
-async def unmark(engine: AsyncEngine, table: Table, row_id: str, column: str) -> None:
+async def unmark(database: Database, table: Table, row_id: str, column: str) -> None:
     """Empty `column` again, so the button can be used once more."""
-    async with engine.begin() as connection:
-        await connection.execute(update(table).where(table.c.id == row_id).values({column: None}))
+
+    def clear(connection: Connection) -> None:
+        connection.execute(update(table).where(table.c.id == row_id).values({column: None}))
+
+    await database.write(clear)
 
 
 def _insert(dialect: str, table: Table) -> Any:

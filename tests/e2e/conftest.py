@@ -35,7 +35,7 @@ def bot_settings(fake: FakeDiscord, sandbox: RunningSandbox, data: Path, **extra
         discord_token=fake.token,
         elevenlabs_api_key="test-key",
         elevenlabs_base_url=sandbox.url,
-        database_url=f"sqlite+aiosqlite:///{data}/bot.db",
+        database_url=f"sqlite:///{data}/bot.db",
         discord_api_base_url=fake.api_base,
         discord_gateway_url=fake.gateway_url,
         **extra,

@@ -85,13 +85,15 @@ FAULTS = {
 
 
 async def ledger(bot: MusicBot) -> list[str]:
-    async with bot.database.engine.connect() as connection:
-        return list((await connection.execute(select(quota_usage.c.state))).scalars())
+    return await bot.database.read(
+        lambda connection: list(connection.execute(select(quota_usage.c.state)).scalars())
+    )
 
 
 async def job_states(bot: MusicBot) -> list[str]:
-    async with bot.database.engine.connect() as connection:
-        return list((await connection.execute(select(jobs.c.state))).scalars())
+    return await bot.database.read(
+        lambda connection: list(connection.execute(select(jobs.c.state)).scalars())
+    )
 
 
 def audio_messages(fake: FakeDiscord) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def job(user: int, prompt: str, reservation_id: str | None = None) -> ComposeJob
 async def composer(
     database: Database, sandbox: RunningSandbox, *, concurrency: int, lease: float = 30
 ) -> AsyncIterator[tuple[Composer, JobStore]]:
-    store = JobStore(database.engine, owner=uuid.uuid4().hex, lease_seconds=lease)
+    store = JobStore(database, owner=uuid.uuid4().hex, lease_seconds=lease)
     async with MusicClient("test-key", base_url=sandbox.url, retry_policy=FAST_RETRY) as music:
         instance = Composer(music, store, concurrency=concurrency, poll_interval=0.05)
         await instance.start()
@@ -127,9 +127,9 @@ async def test_two_composers_on_one_database_share_the_concurrency(
 async def test_a_dead_owners_jobs_are_interrupted_and_refunded(
     database: Database, sandbox: RunningSandbox
 ) -> None:
-    quotas = QuotaLedger(database.engine)
+    quotas = QuotaLedger(database)
     reservation = await quotas.reserve(G, 100, [], 3)
-    dead = JobStore(database.engine, owner="dead-process", lease_seconds=0.01)
+    dead = JobStore(database, owner="dead-process", lease_seconds=0.01)
     item = job(100, "lofi", reservation.id)
     await dead.enqueue(
         job_id=item.id,
@@ -149,19 +149,18 @@ async def test_a_dead_owners_jobs_are_interrupted_and_refunded(
     async def report(records: list[JobRecord]) -> None:
         reported.extend(records)
 
-    store = JobStore(database.engine, owner="new-process", lease_seconds=30)
+    store = JobStore(database, owner="new-process", lease_seconds=30)
     async with MusicClient("test-key", base_url=sandbox.url) as music:
         recovered = Composer(music, store, concurrency=2, on_interrupted=report)
         await recovered.start()
         await recovered.stop()
     assert [r.id for r in reported] == [item.id]
     assert (await store.get(item.id)).state == "interrupted"  # type: ignore[union-attr]
-    async with database.engine.connect() as connection:
-        state = (
-            await connection.execute(
-                select(quota_usage.c.state).where(quota_usage.c.id == reservation.id)
-            )
+    state = await database.read(
+        lambda connection: connection.execute(
+            select(quota_usage.c.state).where(quota_usage.c.id == reservation.id)
         ).scalar_one()
+    )
     assert state == "refunded"
     assert (await quotas.status(G, 100, [])).tracks_used == 0
 
@@ -170,7 +169,7 @@ async def test_a_dead_owners_jobs_are_interrupted_and_refunded(
 async def test_finishing_settles_the_reservation(
     database: Database, sandbox: RunningSandbox, delivered: bool
 ) -> None:
-    quotas = QuotaLedger(database.engine)
+    quotas = QuotaLedger(database)
     reservation = await quotas.reserve(G, 100, [], 3)
     async with composer(database, sandbox, concurrency=1) as (instance, store):
         item = job(100, "lofi", reservation.id)
@@ -182,10 +181,10 @@ async def test_finishing_settles_the_reservation(
 
 
 async def test_a_reservation_without_a_job_is_refunded_once_stale(database: Database) -> None:
-    quotas = QuotaLedger(database.engine)
+    quotas = QuotaLedger(database)
     orphan = await quotas.reserve(G, 100, [], 3, now=1.0)
     fresh = await quotas.reserve(G, 101, [], 3)
-    store = JobStore(database.engine, owner="new-process", lease_seconds=30)
+    store = JobStore(database, owner="new-process", lease_seconds=30)
     await store.interrupt_expired()
     assert not await quotas.commit(orphan.id), "the orphan was refunded"
     assert await quotas.commit(fresh.id), "a reservation made just now is left alone"
@@ -220,8 +219,8 @@ async def test_a_cancelled_wait_does_not_hold_a_slot(
 
 
 async def test_prune_forgets_only_settled_history(database: Database) -> None:
-    quotas = QuotaLedger(database.engine)
-    store = JobStore(database.engine, owner="p", lease_seconds=30)
+    quotas = QuotaLedger(database)
+    store = JobStore(database, owner="p", lease_seconds=30)
     old = await quotas.reserve(G, 100, [], 3, now=10.0)
     live = await quotas.reserve(G, 101, [], 3, now=10.0)
     await quotas.commit(old.id)

@@ -15,7 +15,7 @@ DJ, VIP, EVERYONE = 30, 31, 10
 
 
 def ledger(database: Database, **defaults: int) -> QuotaLedger:
-    return QuotaLedger(database.engine, QuotaDefaults(**defaults))
+    return QuotaLedger(database, QuotaDefaults(**defaults))
 
 
 async def test_fifty_concurrent_reservations_with_room_for_five(database: Database) -> None:
@@ -92,5 +92,5 @@ async def test_block_reset_and_audit(database: Database) -> None:
     assert refused.value.status.blocked_reason == "spam"
     assert await quotas.unblock(G, OTHER, actor_id=99)
     await quotas.reserve(G, OTHER, [], 10)
-    actions = [e.action for e in await AuditLog(database.engine).recent(G)]
+    actions = [e.action for e in await AuditLog(database).recent(G)]
     assert actions == ["quota.unblock", "quota.block", "quota.reset"]

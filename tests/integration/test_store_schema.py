@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from bot.store import Database
 from bot.store.jobs import JobStore
@@ -10,29 +10,30 @@ from bot.store.migrations import STEPS, migrate
 
 
 async def columns(database: Database, table: str) -> set[str]:
-    async with database.engine.connect() as connection:
-        found = await connection.run_sync(lambda c: inspect(c).get_columns(table))
+    found = await database.read(lambda connection: inspect(connection).get_columns(table))
     return {c["name"] for c in found}
 
 
 async def test_a_version_2_database_is_upgraded_in_place(database: Database) -> None:
-    async with database.engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE jobs DROP COLUMN retried_at"))
-        await connection.execute(text("DROP TABLE plans"))
-        await connection.execute(text("DROP TABLE tracks"))
-        await connection.execute(text("DELETE FROM schema_version WHERE version > 2"))
+    def back_to_version_2(connection: Connection) -> None:
+        connection.execute(text("ALTER TABLE jobs DROP COLUMN retried_at"))
+        connection.execute(text("DROP TABLE plans"))
+        connection.execute(text("DROP TABLE tracks"))
+        connection.execute(text("DELETE FROM schema_version WHERE version > 2"))
+
+    await database.write(back_to_version_2)
     assert "retried_at" not in await columns(database, "jobs")
 
     latest = max(version for version, _ in STEPS)
-    assert await migrate(database.engine) == latest
+    assert await database.write(migrate) == latest
     assert "retried_at" in await columns(database, "jobs")
     assert "song_id" in await columns(database, "tracks")
     assert "message_id" in await columns(database, "plans")
-    assert await migrate(database.engine) == latest, "running again changes nothing"
+    assert await database.write(migrate) == latest, "running again changes nothing"
 
 
 async def test_a_retry_is_claimed_once(database: Database) -> None:
-    store = JobStore(database.engine, owner="p", lease_seconds=30)
+    store = JobStore(database, owner="p", lease_seconds=30)
     await store.enqueue(
         job_id="c" * 32,
         guild_id=1,
