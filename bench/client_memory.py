@@ -4,7 +4,7 @@
 
 Prints the peak Python heap (tracemalloc) and the wall time per call. The SDK's
 compose_detailed buffers the whole multipart answer (and returns it as bytes); ours streams
-the audio into a spooled file that moves to disk past 1 MiB.
+the audio into a spooled file that moves to disk past 256 KiB.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ same local Discord and the sandbox in its own process:
 
 - overhead = time from the slash command to the end of the track's upload, minus the time the
   sandbox spent generating and sending that track; p50/p99 with 1 and with 100 composes at once
-  (MUSIC_CONCURRENCY is set to the count, so no track waits for a slot);
+  (rounds of 1 are repeated to `--samples`; MUSIC_CONCURRENCY leaves every track a slot);
 - defer latency (slash command to the first answer, Discord's 3 s deadline) of `--probes`
   commands sent one every 20 ms while 100 tracks stream (`fault:pace`).
 """
@@ -38,28 +38,34 @@ from tests.fakes.discord_server import FakeDiscord
 async def overhead(
     fake: FakeDiscord, url: str, kind: str, count: int, args: argparse.Namespace
 ) -> dict[str, list[float]]:
-    prompts = [f"bench {kind} {count} {i} lofi fault:slow:{args.generation}" for i in range(count)]
-    interactions = await compose_all(fake, prompts, args.length, offset=count * 1000)
-    await wait_delivered(fake, interactions)
-    generated = generation_times(await sandbox_stats(url))
+    """`count` composes at once, repeated until there are `--samples` (at least one round)."""
     result: dict[str, list[float]] = {"overhead": [], "generation": [], "defer": []}
-    for prompt, interaction in zip(prompts, interactions, strict=True):
-        end_to_end = delivered(fake, interaction)
-        assert end_to_end is not None
-        result["generation"].append(generated[prompt])
-        result["overhead"].append(end_to_end - generated[prompt])
-        result["defer"].append(first_answer(fake, interaction) or 0.0)
+    for round_ in range(max(1, args.samples // count)):
+        prompts = [
+            f"bench {kind} {count} {round_} {i} lofi fault:slow:{args.generation}"
+            for i in range(count)
+        ]
+        offset = count * 1000 + round_ * count
+        interactions = await compose_all(fake, prompts, args.length, offset=offset)
+        await wait_delivered(fake, interactions)
+        generated = generation_times(await sandbox_stats(url))
+        for prompt, interaction in zip(prompts, interactions, strict=True):
+            end_to_end = delivered(fake, interaction)
+            assert end_to_end is not None
+            result["generation"].append(generated[prompt])
+            result["overhead"].append(end_to_end - generated[prompt])
+            result["defer"].append(first_answer(fake, interaction) or 0.0)
     return result
 
 
 async def defer_under_load(
     fake: FakeDiscord, url: str, kind: str, args: argparse.Namespace
 ) -> list[float]:
-    """First-answer times of commands sent while 100 long tracks stream in."""
-    load = [f"bench {kind} load {i} lofi fault:pace:{args.stream}" for i in range(100)]
+    """First-answer times of commands sent while `--load` tracks stream in."""
+    load = [f"bench {kind} load {i} lofi fault:pace:{args.stream}" for i in range(args.load)]
     streaming = await compose_all(fake, load, args.length, offset=500_000)
     # Probes start once every track of the load is streaming from the sandbox.
-    while sum(1 for r in (await sandbox_stats(url))["requests"] if r["prompt"] in load) < 100:
+    while sum(1 for r in (await sandbox_stats(url))["requests"] if r["prompt"] in load) < len(load):
         await asyncio.sleep(0.05)
     probes = []
     for index in range(args.probes):
@@ -70,13 +76,13 @@ async def defer_under_load(
         await asyncio.sleep(0.02)
     streaming_at_end = (await sandbox_stats(url))["in_flight"]
     await wait_delivered(fake, streaming + probes)
-    if streaming_at_end < 100:
+    if streaming_at_end < len(load):
         print(f"  ({kind}: only {streaming_at_end} tracks still streaming after the probes)")
     return [first_answer(fake, p) or 0.0 for p in probes]
 
 
 async def run(kind: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
-    settings = {"MUSIC_CONCURRENCY": str(max(max(args.counts), 100 + args.probes))}
+    settings = {"MUSIC_CONCURRENCY": str(max(max(args.counts), args.load + args.probes))}
     if args.database_url:
         settings["DATABASE_URL"] = args.database_url
     async with local_discord() as fake, bot_process(kind, fake, url, **settings):
@@ -92,7 +98,11 @@ async def main() -> None:
     parser.add_argument("--generation", type=float, default=5.0, help="seconds per generation")
     parser.add_argument("--length", type=int, default=10, help="track length in seconds")
     parser.add_argument("--counts", default="1,100", help="concurrent composes to measure")
+    parser.add_argument(
+        "--samples", type=int, default=20, help="composes measured per count (in rounds)"
+    )
     parser.add_argument("--probes", type=int, default=100)
+    parser.add_argument("--load", type=int, default=100, help="tracks streaming during probes")
     parser.add_argument(
         "--stream", type=float, default=10.0, help="seconds each load track streams"
     )
@@ -102,7 +112,8 @@ async def main() -> None:
     args.counts = [int(c) for c in args.counts.split(",")]
     print(
         f"overhead: {args.length} s tracks, {args.generation:g} s generation; "
-        f"defer latency: {args.probes} commands while 100 tracks stream over {args.stream:g} s"
+        f"defer latency: {args.probes} commands while {args.load} tracks stream over "
+        f"{args.stream:g} s"
     )
     async with sandbox_process() as url:
         for kind in args.bots.split(","):

@@ -24,7 +24,7 @@ from bot.music import (
     build_request,
     parse_plan,
 )
-from bot.sandbox.server import DEFAULT_API_KEY, Sandbox, serve
+from bot.sandbox import DEFAULT_API_KEY
 
 log = logging.getLogger("bot")
 
@@ -100,6 +100,8 @@ async def _compose(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.server import Sandbox, serve
+
     sandbox = Sandbox(
         api_key=args.api_key,
         copyright_status=args.copyright_status,

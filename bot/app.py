@@ -21,7 +21,7 @@ from bot.jobs import Composer
 from bot.music import MusicClient
 from bot.music.models import ModelId
 from bot.plan_flow import PlanFlow
-from bot.sandbox.server import DEFAULT_API_KEY, Sandbox, serve
+from bot.sandbox import DEFAULT_API_KEY
 from bot.store import Database, StoreUnavailable, SuggestionStore
 from bot.store.audit import AuditLog
 from bot.store.jobs import JobRecord, JobStore
@@ -213,6 +213,8 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
             max_connections=_connections(settings),
         )
     elif sandbox:
+        from bot.sandbox.server import Sandbox, serve
+
         runner, url = await serve(Sandbox(), "127.0.0.1", 0)
         log.warning("composing with the built-in sandbox at %s: synthesised test music", url)
         music = MusicClient(DEFAULT_API_KEY, base_url=url, max_connections=_connections(settings))
@@ -242,8 +244,9 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
 async def sync_commands(settings: Settings, *, guild_id: int | None) -> int:
     """Register the slash commands once, instead of on every start (Discord caps creates)."""
     token = settings.require_discord_token().get_secret_value()
+    # No generation happens while syncing: any key will do.
     music = MusicClient(
-        settings.elevenlabs_api_key or DEFAULT_API_KEY, base_url=settings.elevenlabs_base_url
+        settings.elevenlabs_api_key or "unused", base_url=settings.elevenlabs_base_url
     )
     bot = build_bot(settings, music)
     try:

@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 ONLY_REQUESTER = "Only the member who asked for this (or a moderator) can use this button."
 # How much "Extend" adds after the end of a track.
 EXTEND_MS = 30_000
+# Uploads to Discord at once. When a whole jam finishes together, each upload's buffers would
+# otherwise be held at the same moment; a few at a time use the same bandwidth.
+UPLOADS_AT_ONCE = 8
 MIN_SECONDS = LENGTH_MIN_MS // 1000
 MAX_SECONDS = LENGTH_MAX_MS // 1000
 PROGRESS_INTERVAL = 5.0
@@ -230,6 +233,7 @@ class ComposeFlow:
         self.model_id = model_id
         self.inpainting = inpainting
         self._progress_interval = progress_interval
+        self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -617,18 +621,19 @@ class ComposeFlow:
             length_s=order.length_s,
         )
         filename = track_filename(track.title, order.headline)
-        delivered = await self._report(
-            progress,
-            interaction,
-            late_note="your track is ready:",
-            content=None,
-            embed=embed,
-            view=track_view(job.id, inpainting=self.inpainting and track.song_id is not None),
-            attachments=lambda: [
-                # A fresh File each time: a failed upload leaves the previous one consumed.
-                discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename)
-            ],
-        )
+        async with self._uploads:
+            delivered = await self._report(
+                progress,
+                interaction,
+                late_note="your track is ready:",
+                content=None,
+                embed=embed,
+                view=track_view(job.id, inpainting=self.inpainting and track.song_id is not None),
+                attachments=lambda: [
+                    # A fresh File each time: a failed upload leaves the previous one consumed.
+                    discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename)
+                ],
+            )
         if delivered:
             log.info(
                 "job delivered %s (%d bytes) to %s", filename, track.size, interaction.channel_id

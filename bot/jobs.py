@@ -171,18 +171,19 @@ class Composer:
                 await self._wake.wait()
 
     async def _claim_turns(self) -> None:
-        while any(not w.turn.done() for w in self._waiting.values()):
-            record = await self._jobs.claim_next(self.concurrency)
-            if record is None:
+        while waiting_count := sum(1 for w in self._waiting.values() if not w.turn.done()):
+            records = await self._jobs.claim_next(self.concurrency, most=waiting_count)
+            if not records:
                 return
-            waiting = self._waiting.get(record.id)
-            if waiting is None or waiting.turn.done():
-                # Nobody here waits for it any more (its compose was cancelled): give the
-                # slot and the quota back instead of holding them under a renewed lease.
-                await self._jobs.mark_composed(record.id)
-                await self._jobs.finish(record.id, delivered=False, error="abandoned")
-                continue
-            waiting.turn.set_result(None)
+            for record in records:
+                waiting = self._waiting.get(record.id)
+                if waiting is None or waiting.turn.done():
+                    # Nobody here waits for it any more (its compose was cancelled): give the
+                    # slot and the quota back instead of holding them under a renewed lease.
+                    await self._jobs.mark_composed(record.id)
+                    await self._jobs.finish(record.id, delivered=False, error="abandoned")
+                    continue
+                waiting.turn.set_result(None)
 
     async def _announce_positions(self) -> None:
         pending = [w for w in self._waiting.values() if not w.turn.done() and w.listener]

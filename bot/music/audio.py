@@ -8,8 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-SPOOL_MEMORY_BYTES = 1024 * 1024
-_DISK_WRITE_BYTES = 256 * 1024
+# A 10 s track at 128 kbps (160 KB) stays in memory; longer ones go to disk as they arrive, so
+# a hundred ten-minute tracks in flight cost a hundred times this, not a gigabyte.
+SPOOL_MEMORY_BYTES = 256 * 1024
+_DISK_WRITE_BYTES = 64 * 1024
 
 
 class AudioSpool:
@@ -41,8 +43,7 @@ class AudioSpool:
 
     async def _flush(self) -> None:
         if self._pending:
-            chunk = bytes(self._pending)
-            self._pending.clear()
+            chunk, self._pending = self._pending, bytearray()
             await asyncio.to_thread(self._file.write, chunk)
             self._written += len(chunk)
 

@@ -37,12 +37,12 @@ from bot.music.models import (
     parse_plan,
 )
 
+from . import DEFAULT_API_KEY
 from .faults import Fault, find_fault, strip_faults
 from .render import GENRE_TEMPO, INSTRUMENT_WAVE, Segment, render
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_KEY = "sandbox"
 DEFAULT_LENGTH_MS = 30_000
 _CHUNK = 16 * 1024
 _STORED_SONGS = 1_000

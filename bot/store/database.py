@@ -21,14 +21,16 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .migrations import migrate
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,6 +62,9 @@ class Database:
             event.listen(self._sqlite, "begin", _sqlite_begin)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         else:
+            # Imported here: SQLite deployments never load the async layer or asyncpg.
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             self._async = create_async_engine(
                 self.url, pool_size=10, max_overflow=10, pool_pre_ping=True
             )

@@ -113,30 +113,32 @@ class JobStore:
         }
         await self._db.write(lambda connection: connection.execute(_INSERT_JOB, row))
 
-    async def claim_next(self, concurrency: int) -> JobRecord | None:
-        """Start this process's fairest queued job if the API has a free slot anywhere."""
+    async def claim_next(self, concurrency: int, *, most: int = 1) -> list[JobRecord]:
+        """Start up to `most` of this process's queued jobs, fairest first, while the API has
+        free slots anywhere. One transaction: each start counts in the next one's fairness."""
         now = time.time()
 
-        def claim(connection: Connection) -> JobRecord | None:
+        def claim(connection: Connection) -> list[JobRecord]:
             _claim_lock(connection)
-            busy = connection.execute(_BUSY, {"now": now}).scalar_one()
-            if busy >= concurrency:
-                return None
-            row = connection.execute(_FAIREST, {"owner": self.owner}).first()
-            if row is None:
-                return None
-            next_seq = connection.execute(_LAST_SEQ).scalar_one() + 1
-            connection.execute(
-                update(jobs)
-                .where(jobs.c.id == row.id)
-                .values(
-                    state="running",
-                    started_seq=next_seq,
-                    started_at=now,
-                    lease_expires_at=now + self.lease_seconds,
+            free = concurrency - connection.execute(_BUSY, {"now": now}).scalar_one()
+            claimed: list[JobRecord] = []
+            while len(claimed) < min(free, most):
+                row = connection.execute(_FAIREST, {"owner": self.owner}).first()
+                if row is None:
+                    break
+                next_seq = connection.execute(_LAST_SEQ).scalar_one() + 1
+                connection.execute(
+                    update(jobs)
+                    .where(jobs.c.id == row.id)
+                    .values(
+                        state="running",
+                        started_seq=next_seq,
+                        started_at=now,
+                        lease_expires_at=now + self.lease_seconds,
+                    )
                 )
-            )
-            return replace(JobRecord.from_row(row), state="running")
+                claimed.append(replace(JobRecord.from_row(row), state="running"))
+            return claimed
 
         return await self._db.write(claim)
 

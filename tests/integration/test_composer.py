@@ -143,7 +143,7 @@ async def test_a_dead_owners_jobs_are_interrupted_and_refunded(
         output_format="mp3_44100_64",
         reservation_id=reservation.id,
     )
-    assert await dead.claim_next(2) is not None
+    assert await dead.claim_next(2)
     reported: list[JobRecord] = []
 
     async def report(records: list[JobRecord]) -> None:
