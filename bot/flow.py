@@ -289,7 +289,7 @@ class ComposeFlow:
 
     async def regenerate(self, interaction: discord.Interaction, track_id: str) -> None:
         """ "Regenerate" under a track: the same input again, with a new seed for a plan."""
-        track = await self._track_for(interaction, track_id)
+        track = await self.track_for(interaction, track_id)
         if track is None:
             return
         order = ComposeOrder.from_request(ComposeRequest.model_validate_json(track.request_json))
@@ -301,51 +301,38 @@ class ComposeFlow:
 
     async def extend(self, interaction: discord.Interaction, track_id: str) -> None:
         """ "Extend" under a track: the stored song kept, plus a new section after its end."""
-        track = await self._track_for(interaction, track_id)
-        if track is None:
-            return
-        try:
-            plan = self._stored_plan(track)
-            extended = plan_parts.extend(plan, track.song_id or "", EXTEND_MS)
-        except InvalidInput as exc:
-            await _ephemeral(interaction, f"⚠️ {exc.message}")
-            return
-        await self._compose_from_button(interaction, track.user_id, ComposeOrder.for_plan(extended))
+        found = await self._changed_plan(
+            interaction, track_id, lambda plan, song: plan_parts.extend(plan, song, EXTEND_MS)
+        )
+        if found is not None:
+            track, extended = found
+            await self._compose_from_button(
+                interaction, track.user_id, ComposeOrder.for_plan(extended)
+            )
 
     async def pick_redo_section(self, interaction: discord.Interaction, track_id: str) -> None:
         """ "Redo a section": a private menu of the track's sections."""
-        track = await self._track_for(interaction, track_id)
-        if track is None:
-            return
-        try:
-            plan = self._stored_plan(track)
-        except InvalidInput as exc:
-            await _ephemeral(interaction, f"⚠️ {exc.message}")
-            return
-        await interaction.response.send_message(
-            "Which section should be composed again? The rest of the track is kept.",
-            view=row_view(RedoSectionMenu(track_id, plan_parts.sections(plan))),
-            ephemeral=True,
-        )
+        found = await self._changed_plan(interaction, track_id, lambda plan, song: plan)
+        if found is not None:
+            await interaction.response.send_message(
+                "Which section should be composed again? The rest of the track is kept.",
+                view=row_view(RedoSectionMenu(track_id, plan_parts.sections(found[1]))),
+                ephemeral=True,
+            )
 
     async def redo_section(
         self, interaction: discord.Interaction, track_id: str, index: int
     ) -> None:
-        track = await self._track_for(interaction, track_id)
-        if track is None:
-            return
-        try:
-            plan = plan_parts.redo_section(self._stored_plan(track), track.song_id or "", index)
-        except InvalidInput as exc:
-            await _ephemeral(interaction, f"⚠️ {exc.message}")
-            return
-        await self._compose_from_button(
-            interaction, track.user_id, ComposeOrder.for_plan(plan), discord.ui.View()
+        found = await self._changed_plan(
+            interaction, track_id, lambda plan, song: plan_parts.redo_section(plan, song, index)
         )
+        if found is not None:
+            track, redone = found
+            await self._compose_from_button(
+                interaction, track.user_id, ComposeOrder.for_plan(redone), discord.ui.View()
+            )
 
-    # -- the work -----------------------------------------------------------------------------
-
-    async def _track_for(
+    async def track_for(
         self, interaction: discord.Interaction, track_id: str
     ) -> TrackRecord | None:
         """The track behind a button, if it is still kept and this member may use it."""
@@ -358,14 +345,30 @@ class ComposeFlow:
             return None
         return track
 
-    def _stored_plan(self, track: TrackRecord) -> Plan:
-        """The plan the API used for a track, which Extend and Redo build on."""
-        if not self.inpainting or track.song_id is None or track.plan_json is None:
-            raise InvalidInput("This track was not stored for editing, so it can't be changed.")
+    # -- the work -----------------------------------------------------------------------------
+
+    async def _changed_plan(
+        self,
+        interaction: discord.Interaction,
+        track_id: str,
+        change: Callable[[Plan, str], Plan],
+    ) -> tuple[TrackRecord, Plan] | None:
+        """A stored track's plan (the one the API used), changed by `change(plan, song_id)`;
+        None after telling the member why not (not theirs, not stored, the change is invalid)."""
+        track = await self.track_for(interaction, track_id)
+        if track is None:
+            return None
         try:
-            return parse_plan(track.plan_json)
-        except ValueError:
-            raise InvalidInput("This track's plan could not be read.") from None
+            if not self.inpainting or track.song_id is None or track.plan_json is None:
+                raise InvalidInput("This track was not stored for editing, so it can't be changed.")
+            try:
+                plan = parse_plan(track.plan_json)
+            except ValueError:
+                raise InvalidInput("This track's plan could not be read.") from None
+            return track, change(plan, track.song_id)
+        except InvalidInput as exc:
+            await _ephemeral(interaction, f"⚠️ {exc.message}")
+            return None
 
     async def _accept(
         self, interaction: discord.Interaction, order: ComposeOrder

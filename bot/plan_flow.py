@@ -242,17 +242,17 @@ class PlanFlow:
     # -- plan buttons -------------------------------------------------------------------------
 
     async def compose(self, interaction: discord.Interaction, plan_id: str) -> None:
-        record = await self._owned(interaction, plan_id)
-        plan = await self._readable(interaction, record) if record is not None else None
-        if record is None or plan is None:
+        found = await self._owned(interaction, plan_id)
+        if found is None:
             return
+        record, plan = found
         await self._compose.compose_plan(interaction, record.user_id, plan)
 
     async def pick_section(self, interaction: discord.Interaction, plan_id: str) -> None:
-        record = await self._owned(interaction, plan_id)
-        plan = await self._readable(interaction, record) if record is not None else None
-        if plan is None:
+        found = await self._owned(interaction, plan_id)
+        if found is None:
             return
+        _, plan = found
         await interaction.response.send_message(
             "Which section do you want to edit?",
             view=row_view(EditSectionMenu(plan_id, plan_parts.sections(plan))),
@@ -262,20 +262,20 @@ class PlanFlow:
     async def open_section(
         self, interaction: discord.Interaction, plan_id: str, index: int
     ) -> None:
-        record = await self._owned(interaction, plan_id)
-        plan = await self._readable(interaction, record) if record is not None else None
-        if plan is None:
+        found = await self._owned(interaction, plan_id)
+        if found is None:
             return
-        found = plan_parts.sections(plan)
-        if not 0 <= index < len(found):
+        _, plan = found
+        sections = plan_parts.sections(plan)
+        if not 0 <= index < len(sections):
             await send_ephemeral(interaction, "That section is no longer in the plan.")
             return
-        if found[index].kept:
+        if sections[index].kept:
             await send_ephemeral(
                 interaction, "That section keeps audio from an earlier take; it can't be edited."
             )
             return
-        await interaction.response.send_modal(SectionForm(plan_id, index, found[index]))
+        await interaction.response.send_modal(SectionForm(plan_id, index, sections[index]))
 
     async def save_section(
         self,
@@ -289,10 +289,10 @@ class PlanFlow:
         avoid: str,
         lyrics: str,
     ) -> None:
-        record = await self._owned(interaction, plan_id)
-        plan = await self._readable(interaction, record) if record is not None else None
-        if record is None or plan is None:
+        found = await self._owned(interaction, plan_id)
+        if found is None:
             return
+        record, plan = found
         try:
             current = plan_parts.sections(plan)
             if not 0 <= index < len(current):
@@ -312,10 +312,10 @@ class PlanFlow:
         await self._save(interaction, record, changed, f"✅ Section {index + 1} updated.")
 
     async def open_styles(self, interaction: discord.Interaction, plan_id: str) -> None:
-        record = await self._owned(interaction, plan_id)
-        plan = await self._readable(interaction, record) if record is not None else None
-        if plan is None:
+        found = await self._owned(interaction, plan_id)
+        if found is None:
             return
+        _, plan = found
         styles = plan_parts.global_styles(plan)
         if styles is None:
             await send_ephemeral(interaction, "This plan's model has no global styles.")
@@ -325,10 +325,10 @@ class PlanFlow:
     async def save_styles(
         self, interaction: discord.Interaction, plan_id: str, *, styles: str, avoid: str
     ) -> None:
-        record = await self._owned(interaction, plan_id)
-        plan = await self._readable(interaction, record) if record is not None else None
-        if record is None or plan is None:
+        found = await self._owned(interaction, plan_id)
+        if found is None:
             return
+        record, plan = found
         try:
             changed = plan_parts.with_global_styles(
                 plan,
@@ -362,20 +362,7 @@ class PlanFlow:
             return
         assert interaction.guild_id is not None and interaction.channel_id is not None
         # Kept sections point into the old song; an edited copy composes every section anew.
-        fresh = plan_parts.rebuild(
-            plan,
-            [
-                plan_parts.PlanSection(
-                    name=s.name,
-                    duration_ms=s.duration_ms,
-                    positive_styles=s.positive_styles,
-                    negative_styles=s.negative_styles,
-                    lines=s.lines,
-                    extra=s.extra,
-                )
-                for s in plan_parts.sections(plan)
-            ],
-        )
+        fresh = plan_parts.rebuild(plan, [s.fresh() for s in plan_parts.sections(plan)])
         plan_id = await self._plans.save(
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
@@ -399,7 +386,10 @@ class PlanFlow:
     def _view(plan_id: str, plan: Plan) -> discord.ui.View:
         return plan_view(plan_id, has_global_styles=isinstance(plan, MusicPrompt))
 
-    async def _owned(self, interaction: discord.Interaction, plan_id: str) -> PlanRecord | None:
+    async def _owned(
+        self, interaction: discord.Interaction, plan_id: str
+    ) -> tuple[PlanRecord, Plan] | None:
+        """The plan behind a button, if it is kept, readable, and this member may use it."""
         record = await self._plans.get(plan_id)
         if record is None:
             await send_ephemeral(interaction, "This plan is no longer kept.")
@@ -407,7 +397,8 @@ class PlanFlow:
         if not may_act_for(interaction, record.user_id):
             await send_ephemeral(interaction, ONLY_REQUESTER)
             return None
-        return record
+        plan = await self._readable(interaction, record)
+        return (record, plan) if plan is not None else None
 
     @staticmethod
     async def _readable(interaction: discord.Interaction, record: PlanRecord) -> Plan | None:
@@ -419,12 +410,8 @@ class PlanFlow:
             return None
 
     async def _track_plan(self, interaction: discord.Interaction, track_id: str) -> Plan | None:
-        track = await self._tracks.get(track_id)
+        track = await self._compose.track_for(interaction, track_id)
         if track is None:
-            await send_ephemeral(interaction, "This track is too old for its buttons to work.")
-            return None
-        if not may_act_for(interaction, track.user_id):
-            await send_ephemeral(interaction, ONLY_REQUESTER)
             return None
         if track.plan_json is None:
             await send_ephemeral(interaction, "The music service did not say how it planned this.")

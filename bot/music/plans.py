@@ -9,7 +9,7 @@ validated plan (plans are frozen) or raises `InvalidInput` with a sentence a mem
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pydantic
@@ -54,6 +54,14 @@ class PlanSection:
     @property
     def kept(self) -> bool:
         return self.source_song_id is not None
+
+    def fresh(self) -> PlanSection:
+        """This section to be generated anew, not kept from a stored song."""
+        return replace(self, source_song_id=None, source_start_ms=0)
+
+    def kept_from(self, song_id: str, start_ms: int) -> PlanSection:
+        """This section kept as it is in a stored song, from `start_ms` on."""
+        return replace(self, source_song_id=song_id, source_start_ms=start_ms)
 
 
 def sections(plan: Plan) -> list[PlanSection]:
@@ -177,17 +185,7 @@ def _kept(song_id: str, original: list[PlanSection]) -> list[PlanSection]:
     """Every section of a stored song, each keeping its own slice of the audio."""
     kept, start = [], 0
     for section in original:
-        kept.append(
-            PlanSection(
-                name=section.name,
-                duration_ms=section.duration_ms,
-                positive_styles=section.positive_styles,
-                negative_styles=section.negative_styles,
-                lines=section.lines,
-                source_song_id=song_id,
-                source_start_ms=start,
-            )
-        )
+        kept.append(section.kept_from(song_id, start))
         start += section.duration_ms
     return kept
 
@@ -217,15 +215,7 @@ def redo_section(plan: Plan, song_id: str, index: int) -> Plan:
     if not 0 <= index < len(original):
         raise InvalidInput("That section is not in this track's plan.")
     kept = _kept(song_id, original)
-    fresh = original[index]
-    kept[index] = PlanSection(
-        name=fresh.name,
-        duration_ms=fresh.duration_ms,
-        positive_styles=fresh.positive_styles,
-        negative_styles=fresh.negative_styles,
-        lines=fresh.lines,
-        extra=fresh.extra,
-    )
+    kept[index] = original[index].fresh()
     return rebuild(plan, kept)
 
 
