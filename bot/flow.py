@@ -175,12 +175,14 @@ class ProgressReporter:
 
     async def started(self) -> None:
         self._started_at = time.monotonic()
-        self._wake()
+        # Started at once: Discord already shows "thinking…", so the first "Composing…" can
+        # wait an interval (a quick track needs no edit at all).
+        self._wake(delay=self._interval if self._position is None else 0.0)
 
-    def _wake(self) -> None:
+    def _wake(self, delay: float = 0.0) -> None:
         self._changed.set()
         if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick())
+            self._ticker = asyncio.create_task(self._tick(delay))
 
     def _text(self) -> str:
         headline = f"“{inert(self._order.headline, 80)}” · {duration(self._order.length_s)}"
@@ -190,7 +192,8 @@ class ProgressReporter:
         ahead = "you're next" if self._position == 1 else f"#{self._position} in line"
         return f"🎼 Queued — {ahead}\n{headline}"
 
-    async def _tick(self) -> None:
+    async def _tick(self, delay: float) -> None:
+        await asyncio.sleep(delay)
         shown = None
         while True:
             self._changed.clear()

@@ -413,3 +413,31 @@ async def make_plan_as(fake: FakeDiscord, member: Member) -> None:
     interaction = await fake.slash(member, "music", "plan", {"prompt": "chill", "length": 10})
     message = await finished(fake, interaction)
     assert message["embeds"], "another member has their own allowance"
+
+
+async def test_plan_and_track_buttons_work_after_a_restart(
+    start_bot: BotFactory, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    first = await start_bot(music_inpainting=True)
+    plan_message = await make_plan(discord_fake, "lofi piano", 6)
+    composed = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "jazz trio", "length": 4}
+    )
+    track = await finished(discord_fake, composed)
+    await first.close()
+    discord_fake.identified.clear()
+
+    await start_bot(music_inpainting=True)
+    press = await discord_fake.click(
+        ALICE, plan_message, discord_fake.custom_id(plan_message, "music:plan:compose:")
+    )
+    from_plan = await ready_message(discord_fake, press)
+    (audio,) = attachments_of(discord_fake, from_plan)
+    assert mp3_seconds(audio) == pytest.approx(6.0, abs=0.2)
+
+    extend = await discord_fake.click(
+        ALICE, track, discord_fake.custom_id(track, "music:track:extend:")
+    )
+    extended = await ready_message(discord_fake, extend)
+    (audio,) = attachments_of(discord_fake, extended)
+    assert mp3_seconds(audio) == pytest.approx(34.0, abs=0.2)
