@@ -21,6 +21,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # `NAME=` (as .env.example has them) means "not set", not an empty value.
+        env_ignore_empty=True,
         # Secrets must not leak through a validation error that echoes the raw input.
         hide_input_in_errors=True,
     )

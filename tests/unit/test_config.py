@@ -1,0 +1,31 @@
+"""Settings read the way a server admin writes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def test_empty_lines_copied_from_env_example_mean_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DISCORD_TOKEN", "ELEVENLABS_API_KEY", "METRICS_PORT", "LOG_FORMAT"):
+        monkeypatch.delenv(name, raising=False)
+    env = tmp_path / ".env"
+    env.write_text("DISCORD_TOKEN=\nELEVENLABS_API_KEY=\nMETRICS_PORT=\nLOG_FORMAT=JSON\n")
+    settings = Settings(_env_file=env)  # type: ignore[call-arg]
+    assert settings.discord_token is None and settings.elevenlabs_api_key is None
+    assert settings.metrics_port is None
+    assert settings.log_format == "json"
+
+
+def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS_PORT", "ninety")
+    monkeypatch.setenv("DISCORD_TOKEN", "secret-token-value")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "METRICS_PORT" in str(raised.value)
+    assert "secret-token-value" not in str(raised.value) and "ninety" not in str(raised.value)
