@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 import discord
 from discord import app_commands
@@ -289,11 +290,8 @@ class PlanFlow:
         avoid: str,
         lyrics: str,
     ) -> None:
-        found = await self._owned(interaction, plan_id)
-        if found is None:
-            return
-        record, plan = found
-        try:
+
+        def change(plan: Plan) -> Plan:
             current = plan_parts.sections(plan)
             if not 0 <= index < len(current):
                 raise InvalidInput("That section is no longer in the plan.")
@@ -305,11 +303,9 @@ class PlanFlow:
                 lines=tuple(plan_parts.parse_lyrics(lyrics)),
                 extra=current[index].extra,
             )
-            changed = plan_parts.replace_section(plan, index, section)
-        except InvalidInput as exc:
-            await send_ephemeral(interaction, f"⚠️ {exc.message} Nothing was changed.")
-            return
-        await self._save(interaction, record, changed, f"✅ Section {index + 1} updated.")
+            return plan_parts.replace_section(plan, index, section)
+
+        await self._edit(interaction, plan_id, change, f"✅ Section {index + 1} updated.")
 
     async def open_styles(self, interaction: discord.Interaction, plan_id: str) -> None:
         found = await self._owned(interaction, plan_id)
@@ -325,20 +321,35 @@ class PlanFlow:
     async def save_styles(
         self, interaction: discord.Interaction, plan_id: str, *, styles: str, avoid: str
     ) -> None:
+        await self._edit(
+            interaction,
+            plan_id,
+            lambda plan: plan_parts.with_global_styles(
+                plan,
+                plan_parts.parse_styles(styles),
+                plan_parts.parse_styles(avoid, "styles to avoid"),
+            ),
+            "✅ Global styles updated.",
+        )
+
+    async def _edit(
+        self,
+        interaction: discord.Interaction,
+        plan_id: str,
+        change: Callable[[Plan], Plan],
+        done: str,
+    ) -> None:
+        """Apply a form's change to the plan, or say why it cannot be (and change nothing)."""
         found = await self._owned(interaction, plan_id)
         if found is None:
             return
         record, plan = found
         try:
-            changed = plan_parts.with_global_styles(
-                plan,
-                plan_parts.parse_styles(styles),
-                plan_parts.parse_styles(avoid, "styles to avoid"),
-            )
+            changed = change(plan)
         except InvalidInput as exc:
             await send_ephemeral(interaction, f"⚠️ {exc.message} Nothing was changed.")
             return
-        await self._save(interaction, record, changed, "✅ Global styles updated.")
+        await self._save(interaction, record, changed, done)
 
     # -- track buttons ------------------------------------------------------------------------
 
