@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +60,33 @@ def track_filename(title: str | None, prompt: str) -> str:
 
 def is_expired_token(error: discord.HTTPException) -> bool:
     return error.code in _EXPIRED_TOKEN_CODES or error.status == 401
+
+
+class UploadBudget:
+    """At most `limit` bytes of tracks uploading at once.
+
+    When a whole jam finishes together, every upload's buffers would be held at the same
+    moment. Counting bytes, not uploads, lets a hundred short tracks go at once while only a
+    few ten-minute ones do; a track larger than the budget waits for all of it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, size: int) -> AsyncIterator[None]:
+        size = min(size, self.limit)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._used + size <= self.limit)
+            self._used += size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._used -= size
+                self._changed.notify_all()
 
 
 @dataclass

@@ -22,6 +22,7 @@ import discord
 from bot import metrics
 from bot.delivery import (
     ProgressMessage,
+    UploadBudget,
     is_expired_token,
     longest_fitting_seconds,
     pick_output_format,
@@ -72,9 +73,9 @@ log = logging.getLogger(__name__)
 ONLY_REQUESTER = "Only the member who asked for this (or a moderator) can use this button."
 # How much "Extend" adds after the end of a track.
 EXTEND_MS = 30_000
-# Uploads to Discord at once. When a whole jam finishes together, each upload's buffers would
-# otherwise be held at the same moment; a few at a time use the same bandwidth.
-UPLOADS_AT_ONCE = 8
+# Bytes of tracks uploading to Discord at once: three ten-minute tracks, or every short
+# track of a jam (see UploadBudget).
+UPLOAD_BUDGET_BYTES = 32 * 1024 * 1024
 MIN_SECONDS = LENGTH_MIN_MS // 1000
 MAX_SECONDS = LENGTH_MAX_MS // 1000
 PROGRESS_INTERVAL = 5.0
@@ -236,7 +237,7 @@ class ComposeFlow:
         self.model_id = model_id
         self.inpainting = inpainting
         self._progress_interval = progress_interval
-        self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
+        self._uploads = UploadBudget(UPLOAD_BUDGET_BYTES)
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -627,7 +628,7 @@ class ComposeFlow:
             length_s=order.length_s,
         )
         filename = track_filename(track.title, order.headline)
-        async with self._uploads:
+        async with self._uploads.hold(track.size):
             delivered = await self._report(
                 progress,
                 interaction,

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.delivery import (
+    UploadBudget,
     estimated_mp3_bytes,
     longest_fitting_seconds,
     pick_output_format,
@@ -63,3 +66,26 @@ def test_filenames_are_safe(title: str | None, prompt: str, expected: str) -> No
 def test_orders_are_checked_with_a_reason(prompt: str, length: int, problem: str | None) -> None:
     result = check_order(ComposeOrder(prompt, length), "music_v1")
     assert (result is None) if problem is None else (problem in (result or ""))
+
+
+async def test_upload_budget_counts_bytes_not_uploads() -> None:
+    budget = UploadBudget(100)
+    inside: list[str] = []
+    entered = {name: asyncio.Event() for name in ("small0", "small1", "small2", "big")}
+    release = asyncio.Event()
+
+    async def upload(name: str, size: int) -> None:
+        async with budget.hold(size):
+            inside.append(name)
+            entered[name].set()
+            await release.wait()
+
+    small = [asyncio.create_task(upload(f"small{n}", 30)) for n in range(3)]
+    big = asyncio.create_task(upload("big", 500))
+    # Tasks start in order, so once the three small ones are in, the big one has asked too.
+    await asyncio.gather(*(entered[f"small{n}"].wait() for n in range(3)))
+    assert inside == ["small0", "small1", "small2"], "three fit at once; the big one waits"
+    release.set()
+    await entered["big"].wait()
+    await asyncio.gather(*small, big)
+    assert inside[-1] == "big", "larger than the budget: it runs once all of it is free"
