@@ -256,7 +256,7 @@ class ComposeFlow:
     async def compose_plan(
         self, interaction: discord.Interaction, owner_id: int, plan: Plan
     ) -> None:
-        """ "Compose this plan" under a plan: a new message, as often as the owner likes."""
+        """Compose this plan, under a plan: a new message, as often as the owner likes."""
         await self._compose_from_button(interaction, owner_id, ComposeOrder.for_plan(plan))
 
     async def use_suggestion(self, interaction: discord.Interaction, suggestion_id: str) -> None:
@@ -292,7 +292,7 @@ class ComposeFlow:
         )
 
     async def regenerate(self, interaction: discord.Interaction, track_id: str) -> None:
-        """ "Regenerate" under a track: the same input again, with a new seed for a plan."""
+        """Regenerate, under a track: the same input again, with a new seed for a plan."""
         track = await self.track_for(interaction, track_id)
         if track is None:
             return
@@ -304,7 +304,7 @@ class ComposeFlow:
         await self._compose_from_button(interaction, track.user_id, order)
 
     async def extend(self, interaction: discord.Interaction, track_id: str) -> None:
-        """ "Extend" under a track: the stored song kept, plus a new section after its end."""
+        """Extend, under a track: the stored song kept, plus a new section after its end."""
         found = await self._changed_plan(
             interaction, track_id, lambda plan, song: plan_parts.extend(plan, song, EXTEND_MS)
         )
@@ -315,7 +315,7 @@ class ComposeFlow:
             )
 
     async def pick_redo_section(self, interaction: discord.Interaction, track_id: str) -> None:
-        """ "Redo a section": a private menu of the track's sections."""
+        """Redo a section, under a track: a private menu of the track's sections."""
         found = await self._changed_plan(interaction, track_id, lambda plan, song: plan)
         if found is not None:
             await interaction.response.send_message(
@@ -698,7 +698,7 @@ class ComposeFlow:
             channel_id=interaction.channel_id,
             user_id=interaction.user.id,
             origin="suggested",
-            plan_json=plan.model_dump_json(),
+            plan=plan,
         )
         embed, left_out = plan_embed(
             plan,

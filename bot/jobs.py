@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -120,15 +119,12 @@ class Composer:
         if listener is not None:
             await listener.started()
         log.info("job %s started", job.id)
-        started = time.monotonic()
-        outcome = "ok"
         try:
-            return await self._music.compose_detailed(job.request, output_format=job.output_format)
-        except BaseException as exc:
-            outcome = type(exc).__name__
-            raise
+            with metrics.api_call("compose"):
+                return await self._music.compose_detailed(
+                    job.request, output_format=job.output_format
+                )
         finally:
-            metrics.api_seconds.labels("compose", outcome).observe(time.monotonic() - started)
             # The API slot is free as soon as the audio is in hand (or the call failed).
             await self._jobs.mark_composed(job.id)
             self._wake.set()

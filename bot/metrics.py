@@ -6,6 +6,10 @@ scrape, so they are the same whichever process is asked.
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 registry = CollectorRegistry(auto_describe=True)
@@ -40,3 +44,17 @@ upload_failures = Counter(
     "Composed tracks that Discord would not take (the member was not charged)",
     registry=registry,
 )
+
+
+@contextlib.contextmanager
+def api_call(call: str) -> Iterator[None]:
+    """Time the music API call inside, labelled with how it ended (ok, or the error's class)."""
+    started = time.monotonic()
+    outcome = "ok"
+    try:
+        yield
+    except BaseException as exc:
+        outcome = type(exc).__name__
+        raise
+    finally:
+        api_seconds.labels(call, outcome).observe(time.monotonic() - started)

@@ -100,16 +100,12 @@ class PlanFlow:
             )
             return
         await interaction.response.defer(thinking=True)
-        started = time.monotonic()
         try:
-            plan = await self._music.create_plan(
-                prompt, music_length_ms=length_s * 1000, model_id=self._compose.model_id
-            )
-            metrics.api_seconds.labels("plan", "ok").observe(time.monotonic() - started)
+            with metrics.api_call("plan"):
+                plan = await self._music.create_plan(
+                    prompt, music_length_ms=length_s * 1000, model_id=self._compose.model_id
+                )
         except MusicError as exc:
-            metrics.api_seconds.labels("plan", type(exc).__name__).observe(
-                time.monotonic() - started
-            )
             await self._tell_plan_error(interaction, exc)
             return
         plan_id = await self._plans.save(
@@ -118,7 +114,7 @@ class PlanFlow:
             user_id=interaction.user.id,
             origin="planned",
             prompt=prompt,
-            plan_json=plan.model_dump_json(),
+            plan=plan,
         )
         embed, left_out = plan_embed(plan, heading="Composition plan", prompt=prompt)
         message = await interaction.edit_original_response(
@@ -152,17 +148,13 @@ class PlanFlow:
         """The member's recent plans matching what they typed, for autocomplete."""
         if interaction.guild_id is None:
             return []
-        records = await self._plans.recent(interaction.guild_id, interaction.user.id)
+        listings = await self._plans.recent(interaction.guild_id, interaction.user.id)
         needle = current.strip().lower()
         choices = []
-        for record in records:
-            try:
-                plan = parse_plan(record.plan_json)
-            except ValueError:
-                continue
-            what = " ".join((record.prompt or "").split())[:50] or plan_parts.summary(plan, 50)
+        for record in listings:
+            what = " ".join((record.prompt or "").split())[:50] or record.summary[:50]
             label = (
-                f"{what} · {duration(plan.duration_ms / 1000)}"
+                f"{what} · {duration(record.length_s)}"
                 f" · {_ORIGINS.get(record.origin, record.origin)}"
             )
             if needle and needle not in label.lower() and not record.id.startswith(needle):
@@ -203,14 +195,13 @@ class PlanFlow:
         return ComposeOrder.for_plan(plan) if plan is not None else None
 
     async def _stored_plan(self, interaction: discord.Interaction, plan_id: str) -> Plan | None:
-        record = await self._plans.get(plan_id.strip())
-        if record is None or record.guild_id != interaction.guild_id:
-            await send_ephemeral(interaction, NO_PLAN)
-            return None
-        if not may_act_for(interaction, record.user_id):
-            await send_ephemeral(interaction, "That plan belongs to someone else.")
-            return None
-        return await self._readable(interaction, record)
+        found = await self._owned(
+            interaction,
+            plan_id.strip(),
+            missing=NO_PLAN,
+            not_theirs="That plan belongs to someone else.",
+        )
+        return found[1] if found is not None else None
 
     async def _uploaded_plan(
         self, interaction: discord.Interaction, upload: discord.Attachment | None
@@ -354,7 +345,7 @@ class PlanFlow:
     # -- track buttons ------------------------------------------------------------------------
 
     async def show_track_plan(self, interaction: discord.Interaction, track_id: str) -> None:
-        """ "Show plan" under a track: the plan that produced it, privately."""
+        """The Show plan button under a track: the plan that produced it, privately."""
         plan = await self._track_plan(interaction, track_id)
         if plan is None:
             return
@@ -367,7 +358,7 @@ class PlanFlow:
         )
 
     async def edit_track_plan(self, interaction: discord.Interaction, track_id: str) -> None:
-        """ "Edit & compose": the track's plan, copied into a new plan its presser can edit."""
+        """Edit & compose: the track's plan, copied into a new plan its presser can edit."""
         plan = await self._track_plan(interaction, track_id)
         if plan is None:
             return
@@ -379,7 +370,7 @@ class PlanFlow:
             channel_id=interaction.channel_id,
             user_id=interaction.user.id,
             origin="track",
-            plan_json=fresh.model_dump_json(),
+            plan=fresh,
         )
         embed, left_out = plan_embed(fresh, heading="Composition plan (from a track)")
         callback = await interaction.response.send_message(
@@ -398,15 +389,21 @@ class PlanFlow:
         return plan_view(plan_id, has_global_styles=isinstance(plan, MusicPrompt))
 
     async def _owned(
-        self, interaction: discord.Interaction, plan_id: str
+        self,
+        interaction: discord.Interaction,
+        plan_id: str,
+        *,
+        missing: str = "This plan is no longer kept.",
+        not_theirs: str = ONLY_REQUESTER,
     ) -> tuple[PlanRecord, Plan] | None:
-        """The plan behind a button, if it is kept, readable, and this member may use it."""
+        """The plan behind a button or an option, if it is kept in this server, readable, and
+        this member may use it; otherwise None, after saying why."""
         record = await self._plans.get(plan_id)
-        if record is None:
-            await send_ephemeral(interaction, "This plan is no longer kept.")
+        if record is None or record.guild_id != interaction.guild_id:
+            await send_ephemeral(interaction, missing)
             return None
         if not may_act_for(interaction, record.user_id):
-            await send_ephemeral(interaction, ONLY_REQUESTER)
+            await send_ephemeral(interaction, not_theirs)
             return None
         plan = await self._readable(interaction, record)
         return (record, plan) if plan is not None else None
@@ -437,7 +434,7 @@ class PlanFlow:
         self, interaction: discord.Interaction, record: PlanRecord, plan: Plan, done: str
     ) -> None:
         """Store the changed plan, redraw its public message, and confirm privately."""
-        await self._plans.update(record.id, plan.model_dump_json())
+        await self._plans.update(record.id, plan)
         if record.message_id is not None:
             embed, left_out = plan_embed(plan, heading="Composition plan", prompt=record.prompt)
             channel = interaction.client.get_partial_messageable(

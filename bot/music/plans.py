@@ -121,7 +121,7 @@ def lyrics(plan: Plan) -> list[tuple[str, list[str]]]:
 
 
 def summary(plan: Plan, limit: int = 80) -> str:
-    """ "Intro · Verse · Chorus +3": what a plan is, for a progress line or a job row."""
+    """What a plan is in a line, like `Intro · Verse · Chorus +3`."""
     names = [s.name for s in sections(plan)]
     text = ""
     for shown, name in enumerate(names):
@@ -223,7 +223,7 @@ def redo_section(plan: Plan, song_id: str, index: int) -> Plan:
 
 
 def parse_seconds(text: str) -> int:
-    """ "15", "15s", "1:30" -> milliseconds of one section, within the API's section limits."""
+    """Milliseconds of one section from `15`, `15s` or `1:30`, within the API's limits."""
     cleaned = text.strip().lower().removesuffix("s").strip()
     match = re.fullmatch(r"(?:(\d{1,2}):)?(\d{1,4}(?:\.\d+)?)", cleaned)
     if match is None:

@@ -1,6 +1,7 @@
 """Composition plans members look at, edit and compose, kept so their buttons outlive restarts.
 
-Plans are stored as the API's JSON; reading them back into models is the caller's job.
+Plans are stored as the API's JSON, beside a one-line summary and their length so lists of
+plans need not parse them; reading a plan back into a model is the caller's job.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
+
+from bot.music.plans import Plan, duration_seconds, summary
 
 from .database import Database
 from .schema import plans, tracks
@@ -27,6 +30,8 @@ class PlanRecord:
     plan_json: str
     message_id: int | None
     updated_at: float
+    summary: str
+    length_s: int
 
     @classmethod
     def from_row(cls, row: Any) -> PlanRecord:
@@ -40,7 +45,20 @@ class PlanRecord:
             plan_json=row.plan,
             message_id=row.message_id,
             updated_at=row.updated_at,
+            summary=row.summary,
+            length_s=row.length_s,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanListing:
+    """A plan as a list shows it, without the plan itself."""
+
+    id: str
+    origin: str
+    prompt: str | None
+    summary: str
+    length_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +99,7 @@ class PlanStore:
         channel_id: int,
         user_id: int,
         origin: str,
-        plan_json: str,
+        plan: Plan,
         prompt: str | None = None,
     ) -> str:
         plan_id = uuid.uuid4().hex
@@ -96,8 +114,8 @@ class PlanStore:
                     user_id=user_id,
                     origin=origin,
                     prompt=prompt,
-                    plan=plan_json,
                     created_at=now,
+                    **_plan_columns(plan),
                     updated_at=now,
                 )
             )
@@ -112,12 +130,11 @@ class PlanStore:
 
         return await self._db.read(find)
 
-    async def update(self, plan_id: str, plan_json: str) -> None:
+    async def update(self, plan_id: str, plan: Plan) -> None:
+        columns = _plan_columns(plan)
         await self._db.write(
             lambda connection: connection.execute(
-                update(plans)
-                .where(plans.c.id == plan_id)
-                .values(plan=plan_json, updated_at=time.time())
+                update(plans).where(plans.c.id == plan_id).values(updated_at=time.time(), **columns)
             )
         )
 
@@ -128,17 +145,22 @@ class PlanStore:
             )
         )
 
-    async def recent(self, guild_id: int, user_id: int, *, limit: int = 25) -> list[PlanRecord]:
+    async def recent(self, guild_id: int, user_id: int, *, limit: int = 25) -> list[PlanListing]:
         """The member's plans in this server, most recently changed first."""
 
-        def find(connection: Connection) -> list[PlanRecord]:
+        def find(connection: Connection) -> list[PlanListing]:
             rows = connection.execute(
-                select(plans)
+                select(
+                    plans.c.id, plans.c.origin, plans.c.prompt, plans.c.summary, plans.c.length_s
+                )
                 .where(plans.c.guild_id == guild_id, plans.c.user_id == user_id)
                 .order_by(plans.c.updated_at.desc())
                 .limit(limit)
             ).all()
-            return [PlanRecord.from_row(row) for row in rows]
+            return [
+                PlanListing(row.id, row.origin, row.prompt, row.summary, row.length_s)
+                for row in rows
+            ]
 
         return await self._db.read(find)
 
@@ -148,6 +170,14 @@ class PlanStore:
                 connection.execute(delete(plans).where(plans.c.updated_at < before)).rowcount
             )
         )
+
+
+def _plan_columns(plan: Plan) -> dict[str, Any]:
+    return {
+        "plan": plan.model_dump_json(),
+        "summary": summary(plan, 60),
+        "length_s": duration_seconds(plan),
+    }
 
 
 class TrackStore:

@@ -152,6 +152,9 @@ plans = Table(
     Column("origin", String(12), nullable=False),
     Column("prompt", Text, nullable=True),
     Column("plan", Text, nullable=False),
+    # What the plan is, in a line, and its length: autocomplete lists plans without parsing them.
+    Column("summary", Text, nullable=False),
+    Column("length_s", Integer, nullable=False),
     # The public message showing the plan, edited in place when a section changes.
     Column("message_id", BigInteger, nullable=True),
     Column("created_at", Float, nullable=False),

@@ -88,8 +88,10 @@ async def test_plan_edit_a_section_then_compose_it(
     error = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, bad))
     assert "3 to 120 seconds" in error.payload["data"]["content"]
     assert "Nothing was changed" in error.payload["data"]["content"]
-    stored = await bot.plans.recent(GUILD_ID, ALICE.id)
-    assert json.loads(stored[0].plan_json)["sections"][1]["duration_ms"] == 30_000
+    (listed,) = await bot.plans.recent(GUILD_ID, ALICE.id)
+    stored = await bot.plans.get(listed.id)
+    assert stored is not None
+    assert json.loads(stored.plan_json)["sections"][1]["duration_ms"] == 30_000
 
     chosen = await discord_fake.choose(ALICE, picker, menu_id, ["1"])
     await discord_fake.wait_for(lambda: chosen.modal)
