@@ -26,14 +26,15 @@ from tests.fakes.discord_server import (
 
 
 async def ready_message(fake: FakeDiscord, interaction: Interaction) -> dict[str, Any]:
-    """The message a button press composed into: the newest one, once it holds audio."""
+    """The message a button press composed into, once it shows its outcome (a track's audio
+    and embed, or a refusal's embed) rather than progress."""
 
     def done() -> dict[str, Any] | None:
         for message in reversed(list(fake.messages.values())):
             meta = message.get("interaction_metadata") or {}
-            if meta.get("id") == str(interaction.id) and message["attachments"]:
-                return message
-            if meta.get("id") == str(interaction.id) and message["embeds"]:
+            if meta.get("id") == str(interaction.id) and (
+                message["attachments"] or message["embeds"]
+            ):
                 return message
         return None
 
