@@ -4,7 +4,8 @@ A fault is chosen by the token `fault:NAME[:ARG]` anywhere in the prompt (or in 
 composition plan), or by the request header `X-Sandbox-Fault: NAME[:ARG]`. The token works from
 Discord too, where the bot controls the headers. For `slow` ARG is seconds (default 2), for `pace`
 the seconds over which the audio is spread as it is sent (default 2), for `cut` the fraction of
-the audio sent before the connection drops (default 0.5); for every other fault ARG is how many
+the audio sent before the connection drops (default 0.5), for `short` the fraction of the length
+sent as a complete answer (default 0.3); for every other fault ARG is how many
 identical requests fail before the next one succeeds (default: all of them).
 """
 
@@ -28,6 +29,8 @@ FAULTS = {
     "slow": "wait ARG seconds before answering",
     "pace": "send the audio spread over ARG seconds, as a generation in progress would",
     "cut": "drop the connection after ARG of the audio",
+    "html": "answer 200 as audio, but send an HTML error page instead of MP3",
+    "short": "answer 200 with only ARG of the audio (default 0.3), a complete but short file",
 }
 
 _TOKEN = re.compile(r"fault:([a-z_]+)(?::([0-9.]+))?", re.IGNORECASE)

@@ -47,7 +47,11 @@ DEFAULT_LENGTH_MS = 30_000
 _CHUNK = 16 * 1024
 _STORED_SONGS = 1_000
 # Faults that change how a successful answer is sent, not whether it succeeds.
-_SHAPING_FAULTS = ("slow", "pace", "cut")
+_SHAPING_FAULTS = ("slow", "pace", "cut", "html", "short")
+_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>\n"
+)
 _ACCEPTED_FORMATS = set(OutputFormat.__args__)  # type: ignore[attr-defined]
 COPYRIGHTED_NAMES = (
     "taylor swift",
@@ -228,6 +232,10 @@ class Sandbox:
             self.stored_songs.move_to_end(song_id)
             while len(self.stored_songs) > _STORED_SONGS:
                 self.stored_songs.popitem(last=False)
+        if fault is not None and fault.name == "html":
+            audio = _ERROR_PAGE * 64
+        elif fault is not None and fault.name == "short":
+            audio = audio[: int(len(audio) * (fault.arg or 0.3))]
         cut = (fault.arg or 0.5) if fault is not None and fault.name == "cut" else None
         pace = (fault.arg or 2.0) if fault is not None and fault.name == "pace" else None
 

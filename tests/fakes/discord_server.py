@@ -86,11 +86,13 @@ class Channel:
 
 @dataclass
 class Upload:
-    """An option value: a file the member attaches to a slash command."""
+    """An option value: a file the member attaches to a slash command. `stated_size` is the
+    size the attachment claims (a hostile client can claim less than it serves)."""
 
     filename: str
     data: bytes
     content_type: str = "application/json"
+    stated_size: int | None = None
 
 
 JAM_CHANNEL = Channel()
@@ -172,6 +174,11 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.interactions: dict[str, Interaction] = {}
         self.attachments: dict[int, bytes] = {}
+        # Bytes of each attachment sent to a downloader before it stopped reading.
+        self.served: dict[int, int] = {}
+        # Called once a message with uploads is stored, before Discord answers (a test can
+        # stop the bot right there: the upload landed, the bot never heard).
+        self.on_upload: Callable[[], None] | None = None
         self.identified = asyncio.Event()
         self.url = ""
         self._ids = _snowflakes()
@@ -199,6 +206,8 @@ class FakeDiscord:
             "*", "/api/v10/webhooks/{app}/{token}/messages/{message}", self._webhook_message
         )
         r.add_post("/api/v10/channels/{channel}/messages", self._channel_message)
+        r.add_get("/api/v10/channels/{channel}/messages", self._channel_history)
+        r.add_get("/api/v10/channels/{channel}/messages/{message}", self._get_channel_message)
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_channel_message)
         r.add_post("/api/v10/channels/{channel}/typing", self._typing)
         r.add_get("/attachments/{id}/{filename}", self._attachment)
@@ -275,7 +284,7 @@ class FakeDiscord:
                 resolved.setdefault("attachments", {})[str(attachment_id)] = {
                     "id": str(attachment_id),
                     "filename": value.filename,
-                    "size": len(value.data),
+                    "size": len(value.data) if value.stated_size is None else value.stated_size,
                     "url": url,
                     "proxy_url": url,
                     "content_type": value.content_type,
@@ -393,6 +402,8 @@ class FakeDiscord:
         )
         await self._send_dispatch(ws, "GUILD_CREATE", self._guild_payload())
         self.identified.set()
+        async with self._changed:
+            self._changed.notify_all()
 
     def _guild_payload(self) -> dict[str, Any]:
         return {
@@ -711,14 +722,41 @@ class FakeDiscord:
             ),
         )
 
+    async def _channel_history(self, request: web.Request) -> web.Response:
+        """Messages newest first, after a snowflake if given, like Discord's history."""
+        after = int(request.query.get("after", 0))
+        limit = min(100, int(request.query.get("limit", 50)))
+        found = [
+            m
+            for message_id, m in sorted(self.messages.items(), reverse=True)
+            if message_id > after and m["channel_id"] == request.match_info["channel"]
+        ]
+        return _json(200, found[:limit])
+
+    async def _get_channel_message(self, request: web.Request) -> web.Response:
+        message = self.messages.get(int(request.match_info["message"]))
+        if message is None:
+            raise DiscordError(404, 10008, "Unknown Message")
+        return _json(200, message)
+
     async def _typing(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
 
-    async def _attachment(self, request: web.Request) -> web.Response:
-        data = self.attachments.get(int(request.match_info["id"]))
+    async def _attachment(self, request: web.Request) -> web.StreamResponse:
+        attachment_id = int(request.match_info["id"])
+        data = self.attachments.get(attachment_id)
         if data is None:
             raise web.HTTPNotFound()
-        return web.Response(body=data, content_type="application/octet-stream")
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        self.served[attachment_id] = 0
+        for start in range(0, len(data), 64 * 1024):
+            # Counted as each piece is handed over, so a reader that stops early shows.
+            await response.write(data[start : start + 64 * 1024])
+            self.served[attachment_id] = min(len(data), start + 64 * 1024)
+        await response.write_eof()
+        return response
 
     @property
     def guild_filesize_limit(self) -> int:
@@ -830,6 +868,8 @@ class FakeDiscord:
                 "authorizing_integration_owners": {},
             }
         self.messages[message_id] = message
+        if files and self.on_upload is not None:
+            self.on_upload()
         return message
 
     def _update_message(
@@ -852,6 +892,8 @@ class FakeDiscord:
             message["attachments"] = kept + uploaded
         message["flags"] = message["flags"] & ~128
         message["edited_timestamp"] = "2026-11-25T00:00:01+00:00"
+        if files and self.on_upload is not None:
+            self.on_upload()
         return message
 
 
