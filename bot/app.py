@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
+import aiohttp
 import discord
+import httpx
 import yarl
 from discord.ext import commands, tasks
 
 from bot.config import ConfigError, Settings
-from bot.delivery import post_late
+from bot.delivery import post_late, track_was_posted
 from bot.flow import ComposeFlow
 from bot.health import HealthServer
+from bot.instance import Instance, claim_instance
 from bot.jobs import Composer
 from bot.music import MusicClient
 from bot.music.models import ModelId
@@ -53,6 +59,7 @@ class MusicBot(commands.Bot):
         plans_per_minute: int = 5,
         progress_interval: float = 5.0,
         metrics_address: tuple[str, int] | None = None,
+        instance: Instance | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -69,12 +76,19 @@ class MusicBot(commands.Bot):
         )
         self.music = music
         self.database = database
-        self.jobs = JobStore(database, owner=_process_name(), lease_seconds=job_lease_seconds)
+        self.instance = instance
+        self.jobs = JobStore(
+            database,
+            owner=_process_name(instance),
+            lease_seconds=job_lease_seconds,
+            predecessors=f"{instance.id}:" if instance is not None else None,
+        )
         self.composer = Composer(
             music,
             self.jobs,
             concurrency=music_concurrency,
             on_interrupted=self._tell_interrupted,
+            was_delivered=self._was_delivered,
         )
         self.suggestions = SuggestionStore(database)
         self.quotas = QuotaLedger(database, quota_defaults)
@@ -98,8 +112,15 @@ class MusicBot(commands.Bot):
             database_ok=database.ping,
             job_counts=self.jobs.counts,
         )
+        # Member attachments (plan files): a client of its own, never the music API key's.
+        self.downloads = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=True)
         self.plan_flow = PlanFlow(
-            music, self.plans, self.tracks, self.compose_flow, plans_per_minute=plans_per_minute
+            music,
+            self.plans,
+            self.tracks,
+            self.compose_flow,
+            self.downloads,
+            plans_per_minute=plans_per_minute,
         )
 
     async def setup_hook(self) -> None:
@@ -132,6 +153,18 @@ class MusicBot(commands.Bot):
             if any(pruned.values()):
                 log.info("pruned old rows: %s", pruned)
 
+    async def _was_delivered(self, record: JobRecord) -> bool:
+        """Whether a stopped process's track reached the channel before it could record so."""
+        assert self.user is not None
+        channel = self.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
+        return await track_was_posted(
+            channel,
+            author_id=self.user.id,
+            track_id=record.id,
+            message_id=record.message_id,
+            since=record.created_at,
+        )
+
     async def _tell_interrupted(self, records: list[JobRecord]) -> None:
         """A previous process died mid-job: tell each requester, with a way to try again."""
         for record in records:
@@ -152,18 +185,36 @@ class MusicBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("logged in as %s in %d server(s)", self.user, len(self.guilds))
 
+    async def drain(self, grace: float) -> None:
+        """Stop taking composes; give the running ones `grace` seconds to deliver."""
+        log.warning(
+            "shutting down: no new composes; waiting up to %g s for the %d running",
+            grace,
+            self.compose_flow.running,
+        )
+        left = await self.compose_flow.drain(grace)
+        if left:
+            log.warning("%d compose(s) left running; the next start reports them", left)
+        else:
+            log.info("every running compose finished")
+
     async def close(self) -> None:
         self.housekeeping.cancel()
         await self.health.stop()
         await self.composer.stop()
         await super().close()
         await self.music.aclose()
+        await self.downloads.aclose()
         await self.database.close()
+        if self.instance is not None:
+            self.instance.release()
 
 
-def _process_name() -> str:
-    """Who owns a job row: unique per process, readable in the database."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+def _process_name(instance: Instance | None) -> str:
+    """Who owns a job row: unique per process, readable in the database, and starting with
+    the bot's lasting instance id ("-" without one)."""
+    lasting = instance.id if instance is not None else "-"
+    return f"{lasting}:{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def use_discord_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -174,7 +225,9 @@ def use_discord_endpoints(api_base_url: str | None, gateway_url: str | None) -> 
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-def build_bot(settings: Settings, music: MusicClient, **options: Any) -> MusicBot:
+def build_bot(
+    settings: Settings, music: MusicClient, *, instance: Instance | None = None, **options: Any
+) -> MusicBot:
     use_discord_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
     return MusicBot(
         music=music,
@@ -194,6 +247,7 @@ def build_bot(settings: Settings, music: MusicClient, **options: Any) -> MusicBo
             if settings.metrics_port is not None
             else None
         ),
+        instance=instance,
         **options,
     )
 
@@ -225,20 +279,67 @@ async def run_bot(settings: Settings, *, sandbox: bool = False) -> int:
             "ELEVENLABS_API_KEY is not set: set it, or start with --sandbox to try the bot "
             "with synthesised music"
         )
-    bot = build_bot(settings, music)
+    instance = await asyncio.to_thread(claim_instance, settings.data_dir)
+    bot = build_bot(settings, music, instance=instance)
     try:
         async with bot:
-            await bot.start(token)
+            await _run_until_stopped(bot, token, settings.shutdown_grace_seconds)
     except discord.LoginFailure:
         raise ConfigError("DISCORD_TOKEN was refused by Discord") from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError("Discord refused the bot's intents") from None
     except StoreUnavailable as exc:
         raise ConfigError(str(exc)) from None
+    except (aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
+        raise _unreachable(exc) from None
     finally:
         if runner is not None:
             await runner.cleanup()
     return 0
+
+
+async def _run_until_stopped(bot: MusicBot, token: str, grace: float) -> None:
+    """Run until SIGTERM or SIGINT, then drain: no new composes, `grace` seconds for the
+    running ones to deliver. A second signal stops at once."""
+    loop = asyncio.get_running_loop()
+    stopping, stop_now = asyncio.Event(), asyncio.Event()
+
+    def on_signal(received: signal.Signals) -> None:
+        if stopping.is_set():
+            log.warning("%s again: stopping now", received.name)
+            stop_now.set()
+        else:
+            log.warning("%s: stopping (send it again to stop at once)", received.name)
+            stopping.set()
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for received in signals:
+        loop.add_signal_handler(received, on_signal, received)
+    running = asyncio.create_task(bot.start(token))
+    try:
+        await _first(running, stopping.wait())
+        if not running.done():
+            await _first(running, bot.drain(grace), stop_now.wait())
+            await bot.close()
+        await running
+    finally:
+        for received in signals:
+            loop.remove_signal_handler(received)
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Wait until the first of `waits` ends; cancel the others (tasks given are left alone)."""
+    tasks = [w if isinstance(w, asyncio.Task) else asyncio.ensure_future(w) for w in waits]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task, wait in zip(tasks, waits, strict=True):
+        if task is not wait:
+            task.cancel()
+
+
+def _unreachable(exc: BaseException) -> ConfigError:
+    """One line for a Discord that cannot be reached (the reason names a host, never a token)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ConfigError(f"cannot reach Discord ({discord.http.Route.BASE}): {reason}")
 
 
 async def sync_commands(settings: Settings, *, guild_id: int | None) -> int:
@@ -262,6 +363,8 @@ async def sync_commands(settings: Settings, *, guild_id: int | None) -> int:
                 where = "all servers (may take up to an hour to appear)"
     except discord.LoginFailure:
         raise ConfigError("DISCORD_TOKEN was refused by Discord") from None
+    except (aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
+        raise _unreachable(exc) from None
     names = ", ".join(sorted(f"/{c.name}" for c in synced))
     print(f"registered {len(synced)} command(s) in {where}: {names}")
     return 0

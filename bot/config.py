@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.music import PUBLIC_API_URL
 
@@ -43,6 +46,11 @@ class Settings(BaseSettings):
     quota_window_hours: int = Field(default=24, ge=1, le=24 * 31)
     # A job whose process stops renewing it for this long is interrupted and refunded.
     job_lease_seconds: float = Field(default=60, ge=1, le=3600)
+    # Where the bot keeps what lasts across restarts (its SQLite file by default, its id).
+    data_dir: Path = Path("data")
+    # On SIGTERM/SIGINT, how long composes already running may take to deliver. Under
+    # `docker stop`'s default 10 s before SIGKILL.
+    shutdown_grace_seconds: float = Field(default=8, ge=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # /healthz and /metrics (Prometheus) on this port; off when unset.
@@ -57,6 +65,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must be an http(s):// or ws(s):// URL")
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return database_url(value)
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
@@ -73,6 +86,31 @@ class Settings(BaseSettings):
         return self.discord_token
 
 
+def database_url(value: str) -> str:
+    """The URL the store opens: SQLite, or PostgreSQL through asyncpg (`postgres://` and
+    `postgresql://`, as hosting providers print them, mean that too). Errors never echo the
+    value: it may hold a password."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(
+            "is not a database URL: use sqlite:///data/bot.db or "
+            "postgresql://user:password@host/database"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return value
+    if backend not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"{backend} is not supported: use SQLite (sqlite:///…) or PostgreSQL (postgresql://…)"
+        )
+    if url.drivername.partition("+")[2] not in ("", "asyncpg"):
+        raise ValueError("PostgreSQL is reached through asyncpg: use postgresql+asyncpg://…")
+    if not url.host or not url.database:
+        raise ValueError("a PostgreSQL URL needs a host and a database: postgresql://…@host/db")
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
 def load_settings() -> Settings:
     """Read the settings, turning pydantic's report into one line per bad variable."""
     try:
@@ -81,5 +119,5 @@ def load_settings() -> Settings:
         problems = []
         for error in exc.errors():
             name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
-            problems.append(f"{name}: {error['msg']}")
+            problems.append(f"{name}: {str(error['msg']).removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -9,11 +9,13 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
 
 from bot.music.models import OutputFormat
+from bot.ui.buttons import RegenerateButton
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,13 @@ class ProgressMessage:
 
     interaction: discord.Interaction
     followup: discord.WebhookMessage | None = None
+    # The deferred original response's id, when Discord said it in the defer's answer.
+    original_id: int | None = None
+
+    @property
+    def known_id(self) -> int | None:
+        """The message's id if known without asking Discord."""
+        return self.followup.id if self.followup is not None else self.original_id
 
     async def edit(self, **fields: Any) -> None:
         fields.setdefault("allowed_mentions", discord.AllowedMentions.none())
@@ -108,8 +117,8 @@ class ProgressMessage:
 
     async def message_id(self) -> int | None:
         """The id of the message being edited, or None if Discord no longer says."""
-        if self.followup is not None:
-            return self.followup.id
+        if self.known_id is not None:
+            return self.known_id
         try:
             return (await self.interaction.original_response()).id
         except discord.HTTPException:
@@ -126,6 +135,39 @@ class ProgressMessage:
                 log.warning("could not update a progress message: %s", exc)
             return False
         return True
+
+
+async def track_was_posted(
+    channel: discord.abc.Messageable,
+    *,
+    author_id: int,
+    track_id: str,
+    message_id: int | None,
+    since: float,
+) -> bool:
+    """Whether the channel shows the track `track_id`: in the message it was to be delivered
+    into, or in a later post of the bot's (when the token had expired). A delivered track is
+    the one message whose buttons name it."""
+    marker = RegenerateButton(track_id).custom_id
+
+    def shows_track(message: discord.Message) -> bool:
+        return message.author.id == author_id and any(
+            getattr(child, "custom_id", None) == marker
+            for row in message.components
+            for child in getattr(row, "children", ())
+        )
+
+    if message_id is not None:
+        try:
+            if shows_track(await channel.fetch_message(message_id)):
+                return True
+        except discord.NotFound:
+            pass
+    after = discord.Object(discord.utils.time_snowflake(datetime.fromtimestamp(since, UTC)))
+    async for message in channel.history(limit=100, after=after):
+        if shows_track(message):
+            return True
+    return False
 
 
 async def post_late(

@@ -53,6 +53,7 @@ from bot.music.models import (
     OutputFormat,
 )
 from bot.music.plans import Plan
+from bot.music.text import control_character, describe_character
 from bot.store import SuggestionStore
 from bot.store.jobs import JobStore
 from bot.store.plans import PlanStore, TrackRecord, TrackStore
@@ -62,7 +63,6 @@ from bot.ui.buttons import (
     RetryButton,
     UseSuggestionButton,
     plan_view,
-    row_view,
     track_view,
 )
 from bot.ui.embeds import plan_embed, suggestion_embed, track_embed
@@ -71,6 +71,7 @@ from bot.ui.text import duration, inert, music_error, quota_refusal
 log = logging.getLogger(__name__)
 
 ONLY_REQUESTER = "Only the member who asked for this (or a moderator) can use this button."
+RESTARTING = "🔧 The bot is restarting. Please try again in a minute; nothing was spent."
 # How much "Extend" adds after the end of a track.
 EXTEND_MS = 30_000
 # Bytes of tracks uploading to Discord at once: three ten-minute tracks, or every short
@@ -129,6 +130,12 @@ def check_order(order: ComposeOrder, model_id: ModelId) -> str | None:
         return "Please describe the music you want: the prompt is empty (or choose a plan)."
     if len(prompt) > PROMPT_MAX_CHARS:
         return f"That prompt is {len(prompt):,} characters; the limit is {PROMPT_MAX_CHARS:,}."
+    control = control_character(prompt)
+    if control is not None:
+        return (
+            f"Your prompt contains an invisible control character, {describe_character(control)}. "
+            "Please remove it and try again."
+        )
     if not MIN_SECONDS <= order.length_s <= MAX_SECONDS:
         return (
             f"The length must be between {MIN_SECONDS} and {MAX_SECONDS} seconds "
@@ -143,6 +150,17 @@ def may_act_for(interaction: discord.Interaction, owner_id: int) -> bool:
         return True
     member = interaction.user
     return isinstance(member, discord.Member) and member.guild_permissions.manage_guild
+
+
+@dataclass(frozen=True, slots=True)
+class OnceButton:
+    """A button that composes once: how to claim and release it, and how its message looks
+    with it spent and usable again."""
+
+    claim: Callable[[], Awaitable[bool]]
+    release: Callable[[], Awaitable[None]]
+    spent: Callable[[], discord.ui.View]
+    fresh: Callable[[], discord.ui.View]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +256,25 @@ class ComposeFlow:
         self.inpainting = inpainting
         self._progress_interval = progress_interval
         self._uploads = UploadBudget(UPLOAD_BUDGET_BYTES)
+        # False once the bot is shutting down: composes already running may finish.
+        self.accepting = True
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def running(self) -> int:
+        """Composes under way: waiting, composing or uploading."""
+        return self._running
+
+    async def drain(self, grace: float) -> int:
+        """Stop accepting composes and wait up to `grace` seconds for the running ones to
+        deliver; returns how many are still running (the next start reports them)."""
+        self.accepting = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+        return self._running
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -247,11 +284,14 @@ class ComposeFlow:
         if accepted is None:
             return
         try:
-            await interaction.response.defer(thinking=True)
+            deferred = await interaction.response.defer(thinking=True)
         except discord.HTTPException:
             await self._quotas.refund(accepted[1].id)
             raise
-        await self._run(ProgressMessage(interaction), interaction, order, *accepted)
+        progress = ProgressMessage(
+            interaction, original_id=deferred.message_id if deferred is not None else None
+        )
+        await self._run(progress, interaction, order, *accepted)
 
     async def compose_plan(
         self, interaction: discord.Interaction, owner_id: int, plan: Plan
@@ -270,9 +310,12 @@ class ComposeFlow:
             interaction,
             suggestion.user_id,
             order,
-            UseSuggestionButton.as_view(suggestion_id, disabled=True),
-            claim=lambda: self._suggestions.claim(suggestion_id),
-            release=lambda: self._suggestions.release(suggestion_id),
+            OnceButton(
+                claim=lambda: self._suggestions.claim(suggestion_id),
+                release=lambda: self._suggestions.release(suggestion_id),
+                spent=lambda: UseSuggestionButton.as_view(suggestion_id, disabled=True),
+                fresh=lambda: UseSuggestionButton.as_view(suggestion_id),
+            ),
         )
 
     async def retry(self, interaction: discord.Interaction, job_id: str) -> None:
@@ -286,9 +329,12 @@ class ComposeFlow:
             interaction,
             job.user_id,
             order,
-            RetryButton.as_view(job_id, disabled=True),
-            claim=lambda: self._jobs.claim_retry(job_id),
-            release=lambda: self._jobs.release_retry(job_id),
+            OnceButton(
+                claim=lambda: self._jobs.claim_retry(job_id),
+                release=lambda: self._jobs.release_retry(job_id),
+                spent=lambda: RetryButton.as_view(job_id, disabled=True),
+                fresh=lambda: RetryButton.as_view(job_id),
+            ),
         )
 
     async def regenerate(self, interaction: discord.Interaction, track_id: str) -> None:
@@ -301,7 +347,7 @@ class ComposeFlow:
             # A seed goes with a plan only: the API's docs say it cannot be used with a prompt,
             # and a prompt is composed anew each time anyway.
             order = ComposeOrder.for_plan(order.plan, seed=random.randrange(SEED_MAX + 1))
-        await self._compose_from_button(interaction, track.user_id, order)
+        await self._compose_once_from_track(interaction, track, "regenerate", order)
 
     async def extend(self, interaction: discord.Interaction, track_id: str) -> None:
         """Extend, under a track: the stored song kept, plus a new section after its end."""
@@ -310,9 +356,33 @@ class ComposeFlow:
         )
         if found is not None:
             track, extended = found
-            await self._compose_from_button(
-                interaction, track.user_id, ComposeOrder.for_plan(extended)
+            await self._compose_once_from_track(
+                interaction, track, "extend", ComposeOrder.for_plan(extended)
             )
+
+    async def _compose_once_from_track(
+        self, interaction: discord.Interaction, track: TrackRecord, action: str, order: ComposeOrder
+    ) -> None:
+        """A track's Regenerate or Extend: one new track per button, however fast it is
+        clicked; the button is shown spent, and freed again if that track is not delivered."""
+        editable = self._editable(track)
+        await self._compose_from_button(
+            interaction,
+            track.user_id,
+            order,
+            OnceButton(
+                claim=lambda: self._tracks.claim(track.id, action),
+                release=lambda: self._tracks.release(track.id, action),
+                spent=lambda: track_view(
+                    track.id, inpainting=editable, spent=track.spent | {action}
+                ),
+                fresh=lambda: track_view(track.id, inpainting=editable, spent=track.spent),
+            ),
+        )
+
+    def _editable(self, track: TrackRecord) -> bool:
+        """Whether a track's song is stored, so Extend and Redo a section can reuse it."""
+        return self.inpainting and track.song_id is not None
 
     async def pick_redo_section(self, interaction: discord.Interaction, track_id: str) -> None:
         """Redo a section, under a track: a private menu of the track's sections."""
@@ -320,7 +390,7 @@ class ComposeFlow:
         if found is not None:
             await interaction.response.send_message(
                 "Which section should be composed again? The rest of the track is kept.",
-                view=row_view(RedoSectionMenu(track_id, plan_parts.sections(found[1]))),
+                view=RedoSectionMenu.for_track(track_id, plan_parts.sections(found[1])),
                 ephemeral=True,
             )
 
@@ -333,7 +403,7 @@ class ComposeFlow:
         if found is not None:
             track, redone = found
             await self._compose_from_button(
-                interaction, track.user_id, ComposeOrder.for_plan(redone), discord.ui.View()
+                interaction, track.user_id, ComposeOrder.for_plan(redone), clear_menu=True
             )
 
     async def track_for(
@@ -378,6 +448,9 @@ class ComposeFlow:
         self, interaction: discord.Interaction, order: ComposeOrder
     ) -> tuple[OutputFormat, Reservation] | None:
         """Check the order and reserve quota; answer ephemerally and return None if refused."""
+        if not self.accepting:
+            await _ephemeral(interaction, RESTARTING)
+            return None
         output_format = await self._refuse_or_format(interaction, order)
         if output_format is None:
             return None
@@ -399,16 +472,15 @@ class ComposeFlow:
         interaction: discord.Interaction,
         owner_id: int,
         order: ComposeOrder,
-        spent_view: discord.ui.View | None = None,
+        once: OnceButton | None = None,
         *,
-        claim: Callable[[], Awaitable[bool]] | None = None,
-        release: Callable[[], Awaitable[None]] | None = None,
+        clear_menu: bool = False,
     ) -> None:
         """Compose for a button's owner (or a moderator, charged to them) in a new message.
 
-        A claimed button acts once (a double click composes once) and is released again when
-        the compose does not deliver, so the member can press it again. `spent_view` replaces
-        the pressed message's buttons.
+        A `once` button acts once (a double click composes once): it is claimed before
+        anything starts, shown spent, and released and shown again when the compose does not
+        deliver, so the member can press it again. `clear_menu` empties the pressed message.
         """
         if not may_act_for(interaction, owner_id):
             await _ephemeral(interaction, ONLY_REQUESTER)
@@ -417,13 +489,14 @@ class ComposeFlow:
         if accepted is None:
             return
         output_format, reservation = accepted
-        if claim is not None and not await claim():
+        if once is not None and not await once.claim():
             await self._quotas.refund(reservation.id)
             await _ephemeral(interaction, "This button has already been used.")
             return
         try:
-            if spent_view is not None:
-                await interaction.response.edit_message(view=spent_view)
+            if once is not None or clear_menu:
+                spent = once.spent() if once is not None else discord.ui.View()
+                await interaction.response.edit_message(view=spent)
             else:
                 await interaction.response.defer()
             followup = await interaction.followup.send(
@@ -433,14 +506,19 @@ class ComposeFlow:
             )
         except discord.HTTPException:
             await self._quotas.refund(reservation.id)
-            if release is not None:
-                await release()
+            if once is not None:
+                await once.release()
             raise
         delivered = await self._run(
             ProgressMessage(interaction, followup), interaction, order, output_format, reservation
         )
-        if not delivered and release is not None:
-            await release()
+        if not delivered and once is not None:
+            await once.release()
+            if interaction.message is not None:
+                try:
+                    await interaction.message.edit(view=once.fresh())
+                except discord.HTTPException as exc:
+                    log.warning("could not show a button as usable again: %s", exc)
 
     async def _refuse_or_format(
         self, interaction: discord.Interaction, order: ComposeOrder
@@ -487,14 +565,21 @@ class ComposeFlow:
         interrupted, with a Try again button, and refunds the quota.
         """
         job_id = uuid.uuid4().hex
-        with job_context(job_id):
-            outcome = await self._attempt(
-                job_id, progress, interaction, order, output_format, reservation
-            )
-            await self._settle(job_id, reservation, outcome.delivered, outcome.error)
-            metrics.jobs_finished.labels("delivered" if outcome.delivered else "failed").inc()
-            if outcome.tell is not None:
-                await outcome.tell()
+        self._running += 1
+        self._idle.clear()
+        try:
+            with job_context(job_id):
+                outcome = await self._attempt(
+                    job_id, progress, interaction, order, output_format, reservation
+                )
+                await self._settle(job_id, reservation, outcome.delivered, outcome.error)
+                metrics.jobs_finished.labels("delivered" if outcome.delivered else "failed").inc()
+                if outcome.tell is not None:
+                    await outcome.tell()
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
         return outcome.delivered
 
     async def _attempt(
@@ -533,6 +618,7 @@ class ComposeFlow:
                 request=request,
                 output_format=output_format,
                 reservation_id=reservation.id,
+                message_id=progress.known_id,
             )
             try:
                 track = await self._composer.run(job, reporter)

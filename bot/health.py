@@ -44,7 +44,8 @@ class HealthServer:
 
     async def stop(self) -> None:
         if self._runner is not None:
-            await self._runner.cleanup()
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
 
     async def _healthz(self, request: web.Request) -> web.Response:
         try:

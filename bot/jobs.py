@@ -43,6 +43,8 @@ class ComposeJob:
     request: ComposeRequest
     output_format: OutputFormat
     reservation_id: str | None = None
+    # The message the track will be delivered into, if known (checked after a crash).
+    message_id: int | None = None
 
 
 @dataclass(eq=False)
@@ -56,6 +58,7 @@ class _Waiting:
 
 
 InterruptedHandler = Callable[[list[JobRecord]], Awaitable[None]]
+DeliveryCheck = Callable[[JobRecord], Awaitable[bool]]
 
 
 class Composer:
@@ -67,12 +70,17 @@ class Composer:
         concurrency: int,
         poll_interval: float = 0.5,
         on_interrupted: InterruptedHandler | None = None,
+        was_delivered: DeliveryCheck | None = None,
     ) -> None:
+        """`was_delivered(job)` says whether a stopped process's composed job reached its
+        member after all (it died between the upload and recording it); `on_interrupted`
+        hears of the jobs that did not."""
         self._music = music
         self._jobs = jobs
         self.concurrency = concurrency
         self._poll_interval = poll_interval
         self._on_interrupted = on_interrupted
+        self._was_delivered = was_delivered
         self._waiting: dict[str, _Waiting] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,8 +103,16 @@ class Composer:
         self._tasks = []
 
     async def recover(self) -> list[JobRecord]:
-        """Interrupt jobs whose process died (their quota is refunded) and report them."""
-        interrupted = await self._jobs.interrupt_expired()
+        """Settle the jobs of stopped processes: charged if their track was delivered after
+        all, otherwise interrupted (refunded) and reported. Returns the interrupted ones."""
+        interrupted = []
+        for job in await self._jobs.take_stale():
+            delivered = job.composed_at is not None and await self._check_delivery(job)
+            await self._jobs.settle_stale(job.id, delivered=delivered)
+            if delivered:
+                log.warning("job %s was delivered just before its process stopped", job.id)
+            else:
+                interrupted.append(job)
         if interrupted:
             log.warning("%d job(s) interrupted by a stopped process", len(interrupted))
             if self._on_interrupted is not None:
@@ -105,6 +121,15 @@ class Composer:
                 except Exception:
                     log.exception("could not report interrupted jobs")
         return interrupted
+
+    async def _check_delivery(self, job: JobRecord) -> bool:
+        if self._was_delivered is None:
+            return False
+        try:
+            return await self._was_delivered(job)
+        except Exception:
+            log.exception("could not check whether job %s was delivered", job.id)
+            return False
 
     async def run(self, job: ComposeJob, listener: JobListener | None = None) -> Track:
         """Queue the job, wait for its turn, compose; the caller delivers, then `finish`es."""
@@ -141,6 +166,7 @@ class Composer:
             request=job.request.model_dump_json(),
             output_format=job.output_format,
             reservation_id=job.reservation_id,
+            message_id=job.message_id,
         )
         self._wake.set()
         await waiting.turn

@@ -11,13 +11,18 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import discord
+import httpx
 from discord import app_commands
 
 from bot import metrics
+from bot.attachments import TooLarge, read_capped
 from bot.flow import (
     ONLY_REQUESTER,
+    RESTARTING,
     ComposeFlow,
     ComposeOrder,
     check_order,
@@ -31,7 +36,7 @@ from bot.store.plans import PlanRecord, PlanStore, TrackStore
 from bot.tree import send_ephemeral
 from bot.ui.buttons import EditAndComposeButton, EditSectionMenu, plan_view, row_view
 from bot.ui.embeds import plan_embed
-from bot.ui.modals import SectionForm, StylesForm
+from bot.ui.modals import SectionForm, StylesForm, section_parts
 from bot.ui.text import duration, inert, music_error, quoted
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,17 @@ PLAN_FILE_MAX_BYTES = 1024 * 1024
 # /music compose with a prompt and no length.
 DEFAULT_LENGTH_S = 30
 NO_PLAN = "I can't find that plan. Pick one from the list, or make one with `/music plan`."
+# A section form's fields: the PlanSection attribute each sets, and how its text is read.
+_SECTION_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "name": ("name", plan_parts.parse_name),
+    "duration": ("duration_ms", plan_parts.parse_seconds),
+    "styles": ("positive_styles", lambda text: tuple(plan_parts.parse_styles(text))),
+    "avoid": (
+        "negative_styles",
+        lambda text: tuple(plan_parts.parse_styles(text, "styles to avoid")),
+    ),
+    "lyrics": ("lines", lambda text: tuple(plan_parts.parse_lyrics(text))),
+}
 _ORIGINS = {"planned": "planned", "suggested": "suggested", "track": "from a track", "file": "file"}
 
 
@@ -73,10 +89,12 @@ class PlanFlow:
         plans: PlanStore,
         tracks: TrackStore,
         compose_flow: ComposeFlow,
+        downloads: httpx.AsyncClient,
         *,
         plans_per_minute: int = 5,
     ) -> None:
         self._music = music
+        self._downloads = downloads
         self._plans = plans
         self._tracks = tracks
         self._compose = compose_flow
@@ -86,6 +104,8 @@ class PlanFlow:
 
     async def create(self, interaction: discord.Interaction, prompt: str, length_s: int) -> None:
         problem = check_order(ComposeOrder(prompt, length_s), self._compose.model_id)
+        if not self._compose.accepting:
+            problem = RESTARTING
         if problem is None and interaction.guild_id is None:
             problem = "Plans can only be made in a server channel."
         if problem is not None:
@@ -174,7 +194,8 @@ class PlanFlow:
     ) -> ComposeOrder | None:
         """What /music compose was asked for; None (after saying why) when it makes no sense."""
         if plan_id is None and plan_upload is None:
-            return ComposeOrder(prompt or "", length_s or DEFAULT_LENGTH_S, instrumental)
+            length = DEFAULT_LENGTH_S if length_s is None else length_s
+            return ComposeOrder(prompt or "", length, instrumental)
         problem = None
         if plan_id is not None and plan_upload is not None:
             problem = "Choose a saved plan or attach a plan file, not both."
@@ -207,19 +228,21 @@ class PlanFlow:
         self, interaction: discord.Interaction, upload: discord.Attachment | None
     ) -> Plan | None:
         assert upload is not None
+        too_large = (
+            f"That file is more than {PLAN_FILE_MAX_BYTES // 1024} KiB; a plan file is at most "
+            f"{PLAN_FILE_MAX_BYTES // 1024} KiB of JSON."
+        )
         if upload.size > PLAN_FILE_MAX_BYTES:
-            await send_ephemeral(
-                interaction,
-                f"That file is {upload.size / 1024:.0f} KiB; a plan file is at most "
-                f"{PLAN_FILE_MAX_BYTES // 1024} KiB of JSON.",
-            )
+            await send_ephemeral(interaction, too_large)
             return None
         try:
             # Before the 3 s acknowledgement deadline, so keep it short.
             async with asyncio.timeout(2):
-                data = await upload.read()
+                data = await read_capped(self._downloads, upload.url, PLAN_FILE_MAX_BYTES)
             return parse_plan(data)
-        except (discord.HTTPException, TimeoutError):
+        except TooLarge:
+            await send_ephemeral(interaction, too_large)
+        except (httpx.HTTPError, TimeoutError):
             await send_ephemeral(interaction, "I couldn't download that file; please try again.")
         except ValueError as exc:
             first = str(exc).splitlines()
@@ -247,19 +270,19 @@ class PlanFlow:
         _, plan = found
         await interaction.response.send_message(
             "Which section do you want to edit?",
-            view=row_view(EditSectionMenu(plan_id, plan_parts.sections(plan))),
+            view=EditSectionMenu.for_plan(plan_id, plan_parts.sections(plan)),
             ephemeral=True,
         )
 
     async def open_section(
-        self, interaction: discord.Interaction, plan_id: str, index: int
+        self, interaction: discord.Interaction, plan_id: str, index: int, part: int = 1
     ) -> None:
         found = await self._owned(interaction, plan_id)
         if found is None:
             return
         _, plan = found
         sections = plan_parts.sections(plan)
-        if not 0 <= index < len(sections):
+        if not 0 <= index < len(sections) or not 1 <= part <= len(section_parts(sections[index])):
             await send_ephemeral(interaction, "That section is no longer in the plan.")
             return
         if sections[index].kept:
@@ -267,34 +290,23 @@ class PlanFlow:
                 interaction, "That section keeps audio from an earlier take; it can't be edited."
             )
             return
-        await interaction.response.send_modal(SectionForm(plan_id, index, sections[index]))
+        await interaction.response.send_modal(SectionForm(plan_id, index, sections[index], part))
 
     async def save_section(
-        self,
-        interaction: discord.Interaction,
-        plan_id: str,
-        index: int,
-        *,
-        name: str,
-        duration: str,
-        styles: str,
-        avoid: str,
-        lyrics: str,
+        self, interaction: discord.Interaction, plan_id: str, index: int, values: dict[str, str]
     ) -> None:
+        """Apply what a section form submitted; fields it did not show stay as they are."""
 
         def change(plan: Plan) -> Plan:
             current = plan_parts.sections(plan)
             if not 0 <= index < len(current):
                 raise InvalidInput("That section is no longer in the plan.")
-            section = plan_parts.PlanSection(
-                name=plan_parts.parse_name(name),
-                duration_ms=plan_parts.parse_seconds(duration),
-                positive_styles=tuple(plan_parts.parse_styles(styles)),
-                negative_styles=tuple(plan_parts.parse_styles(avoid, "styles to avoid")),
-                lines=tuple(plan_parts.parse_lyrics(lyrics)),
-                extra=current[index].extra,
-            )
-            return plan_parts.replace_section(plan, index, section)
+            edited = {
+                attribute: parse(values[key])
+                for key, (attribute, parse) in _SECTION_PARSERS.items()
+                if key in values
+            }
+            return plan_parts.replace_section(plan, index, replace(current[index], **edited))
 
         await self._edit(interaction, plan_id, change, f"✅ Section {index + 1} updated.")
 
@@ -433,24 +445,32 @@ class PlanFlow:
     async def _save(
         self, interaction: discord.Interaction, record: PlanRecord, plan: Plan, done: str
     ) -> None:
-        """Store the changed plan, redraw its public message, and confirm privately."""
+        """Store the changed plan, confirm privately, and redraw the plan's public message."""
         await self._plans.update(record.id, plan)
-        if record.message_id is not None:
-            embed, left_out = plan_embed(plan, heading="Composition plan", prompt=record.prompt)
-            channel = interaction.client.get_partial_messageable(
-                record.channel_id, guild_id=record.guild_id
-            )
-            try:
-                await channel.get_partial_message(record.message_id).edit(
-                    embed=embed,
-                    view=self._view(record.id, plan),
-                    attachments=[plan_file(plan)] if left_out else [],
-                    allowed_mentions=discord.AllowedMentions.none(),
-                )
-            except discord.HTTPException as exc:
-                log.warning("could not redraw plan %s: %s", record.id, exc)
-                done += " (The plan's message could not be updated; composing uses the new plan.)"
+        # Answered first: the form must be answered within 3 s, and the redraw is a REST call
+        # that may wait out a rate limit.
         if interaction.message is not None and interaction.message.flags.ephemeral:
-            await interaction.response.edit_message(content=done, view=None)
+            # The section menu it came from, redrawn with the new names: more can be edited.
+            menu = EditSectionMenu.for_plan(record.id, plan_parts.sections(plan))
+            await interaction.response.edit_message(content=done, view=menu)
         else:
             await send_ephemeral(interaction, done)
+        if record.message_id is None:
+            return
+        embed, left_out = plan_embed(plan, heading="Composition plan", prompt=record.prompt)
+        channel = interaction.client.get_partial_messageable(
+            record.channel_id, guild_id=record.guild_id
+        )
+        try:
+            await channel.get_partial_message(record.message_id).edit(
+                embed=embed,
+                view=self._view(record.id, plan),
+                attachments=[plan_file(plan)] if left_out else [],
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not redraw plan %s: %s", record.id, exc)
+            await send_ephemeral(
+                interaction,
+                "The plan's message could not be updated, but composing it uses the new plan.",
+            )

@@ -17,6 +17,7 @@ from .errors import (
     StreamBroken,
     TransportError,
     Unauthorized,
+    UnplayableAudio,
 )
 from .models import (
     ChunkPlan,
@@ -54,6 +55,7 @@ __all__ = [
     "Track",
     "TransportError",
     "Unauthorized",
+    "UnplayableAudio",
     "build_request",
     "mp3_bitrate_kbps",
     "parse_plan",

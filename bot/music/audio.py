@@ -6,7 +6,10 @@ import asyncio
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from mutagen import MutagenError
+from mutagen.mp3 import MP3
 
 # A 10 s track at 128 kbps (160 KB) stays in memory; longer ones go to disk as they arrive, so
 # a hundred ten-minute tracks in flight cost a hundred times this, not a gigabyte.
@@ -64,6 +67,20 @@ class AudioSpool:
     def _read_all(self) -> bytes:
         self._file.seek(0)
         return self._file.read()
+
+    async def mp3_seconds(self) -> float | None:
+        """How long the audio plays as MP3, or None when it is not MP3 audio at all."""
+        return await asyncio.to_thread(self._mp3_seconds)
+
+    def _mp3_seconds(self) -> float | None:
+        self._file.seek(0)
+        try:
+            info: Any = MP3(self._file).info  # type: ignore[no-untyped-call]
+        except (MutagenError, ValueError, OSError):
+            return None
+        finally:
+            self._file.seek(0)
+        return None if info.sketchy else float(info.length)
 
     async def save(self, path: Path) -> None:
         await asyncio.to_thread(self._save, path)

@@ -20,6 +20,7 @@ from .errors import (
     MusicError,
     StreamBroken,
     TransportError,
+    UnplayableAudio,
     error_from_response,
 )
 from .models import (
@@ -48,6 +49,8 @@ DEFAULT_OUTPUT_FORMAT: OutputFormat = "mp3_44100_128"
 # A ten-minute song can take minutes before the first byte; connecting must not.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=30.0)
 DEFAULT_TOTAL_TIMEOUT = 900.0
+# How far a track's length may be from the asked length (or 15 % of it, if more).
+AUDIO_LENGTH_TOLERANCE_S = 1.5
 # A refused plan comes back with a suggested plan, which can be as large as a plan (~500 KiB).
 _ERROR_BODY_LIMIT = 2 * 1024 * 1024
 
@@ -122,6 +125,7 @@ class MusicClient:
             spool = AudioSpool(self._spool_memory)
             try:
                 await self._download(response.aiter_bytes(), spool)
+                await _check_audio(spool, request, output_format)
             except BaseException:
                 spool.close()
                 raise
@@ -150,6 +154,7 @@ class MusicClient:
                 await spool.finish()
                 if spool.size == 0:
                     raise StreamBroken("the answer held no audio")
+                await _check_audio(spool, request, output_format)
                 metadata = self._metadata(head.metadata_json)
             except TruncatedMultipart as exc:
                 spool.close()
@@ -338,6 +343,24 @@ class MusicClient:
             request_id=_request_id(headers),
             cost=_header_int(headers, "character-cost"),
             expected_duration_ms=request.expected_duration_ms,
+        )
+
+
+async def _check_audio(spool: AudioSpool, request: ComposeRequest, output_format: str) -> None:
+    """Refuse MP3 that is not MP3, or far from the asked length (a proxy's error page, a cut
+    file): better a clear error than a broken track uploaded and charged."""
+    if not output_format.startswith("mp3_") and output_format != "auto":
+        return
+    seconds = await spool.mp3_seconds()
+    if seconds is None:
+        raise UnplayableAudio("the music service's answer is not MP3 audio")
+    expected_ms = request.expected_duration_ms
+    if expected_ms is None:
+        return
+    expected = expected_ms / 1000
+    if abs(seconds - expected) > max(AUDIO_LENGTH_TOLERANCE_S, 0.15 * expected):
+        raise UnplayableAudio(
+            f"the music service's audio lasts {seconds:.1f} s; {expected:.0f} s were asked for"
         )
 
 

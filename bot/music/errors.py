@@ -115,6 +115,10 @@ class StreamBroken(MusicError):
     """The audio stopped before the end; what arrived has been discarded."""
 
 
+class UnplayableAudio(MusicError):
+    """A successful answer whose audio is not what was asked for (not MP3, or far too short)."""
+
+
 _PAYMENT_CODES = {"payment_required", "paid_plan_required", "subscription_required"}
 _QUOTA_CODES = {"quota_exceeded", "insufficient_credits", "credits_exceeded"}
 _BUSY_CODES = {"system_busy", "service_unavailable", "overloaded"}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -22,6 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .audio import AudioSpool
+from .text import control_character, describe_character
 
 ModelId = Literal["music_v1", "music_v2", "music_v2_5"]
 DEFAULT_MODEL: ModelId = "music_v1"
@@ -102,8 +104,17 @@ class WireModel(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-Styles = Annotated[list[str], Field(max_length=MAX_STYLES)]
-LyricLine = Annotated[str, StringConstraints(max_length=LINE_MAX_CHARS)]
+def _no_control_characters(value: str) -> str:
+    found = control_character(value)
+    if found is not None:
+        raise ValueError(f"contains an invisible control character, {describe_character(found)}")
+    return value
+
+
+# Text sent to the API: control characters are refused (they are invisible and mean nothing).
+CleanText = Annotated[str, AfterValidator(_no_control_characters)]
+Styles = Annotated[list[CleanText], Field(max_length=MAX_STYLES)]
+LyricLine = Annotated[CleanText, StringConstraints(max_length=LINE_MAX_CHARS)]
 
 
 class TimeRange(WireModel):
@@ -124,7 +135,7 @@ class SectionSource(WireModel):
 
 
 class Section(WireModel):
-    section_name: str = Field(min_length=1, max_length=100)
+    section_name: CleanText = Field(min_length=1, max_length=100)
     positive_local_styles: Styles = Field(default_factory=list)
     negative_local_styles: Styles = Field(default_factory=list)
     duration_ms: int = Field(ge=SECTION_MIN_MS, le=SECTION_MAX_MS)
@@ -166,7 +177,7 @@ class AudioRefChunk(WireModel):
 
 
 class GenerationChunk(WireModel):
-    text: str = Field(max_length=6000)
+    text: CleanText = Field(max_length=6000)
     duration_ms: int = Field(ge=SECTION_MIN_MS, le=SECTION_MAX_MS)
     positive_styles: Styles = Field(default_factory=list)
     negative_styles: Styles | None = None
@@ -238,7 +249,7 @@ class DetailedMetadata(WireModel):
     words_timestamps: list[dict[str, Any]] | None = None
 
 
-Prompt = Annotated[str, StringConstraints(min_length=1, max_length=PROMPT_MAX_CHARS)]
+Prompt = Annotated[CleanText, StringConstraints(min_length=1, max_length=PROMPT_MAX_CHARS)]
 
 
 class ComposeRequest(WireModel):
@@ -271,8 +282,12 @@ class ComposeRequest(WireModel):
             if isinstance(self.composition_plan, ChunkPlan) != wants_chunks:
                 shape = "chunks" if wants_chunks else "sections"
                 raise ValueError(f"{self.model_id} takes a plan made of {shape}")
-        elif self.respect_sections_durations is not None:
-            raise ValueError("respect_sections_durations only goes with a composition plan")
+        else:
+            if self.respect_sections_durations is not None:
+                raise ValueError("respect_sections_durations only goes with a composition plan")
+            if self.seed is not None:
+                # The API's docs: a seed "cannot be used in conjunction with prompt".
+                raise ValueError("a seed only goes with a composition plan, not with a prompt")
         return self
 
     @property

@@ -30,6 +30,7 @@ from .models import (
     MusicPrompt,
     Section,
 )
+from .text import control_character, describe_character
 
 Plan = MusicPrompt | ChunkPlan
 NAME_MAX_CHARS = 100
@@ -240,8 +241,18 @@ def parse_seconds(text: str) -> int:
     return total_ms
 
 
+def _refuse_controls(text: str, what: str) -> None:
+    found = control_character(text)
+    if found is not None:
+        raise InvalidInput(
+            f"There is an invisible control character, {describe_character(found)}, in the "
+            f"{what}; please remove it."
+        )
+
+
 def parse_styles(text: str, what: str = "styles") -> list[str]:
     """Comma- or line-separated styles, trimmed, without blanks or repeats."""
+    _refuse_controls(text, what)
     styles: list[str] = []
     for raw in re.split(r"[,\n]", text):
         style = " ".join(raw.split())
@@ -256,6 +267,7 @@ def parse_styles(text: str, what: str = "styles") -> list[str]:
 
 
 def parse_lyrics(text: str) -> list[str]:
+    _refuse_controls(text, "lyrics")
     lines = [line.rstrip() for line in text.strip().splitlines()]
     lines = [line for line in lines if line.strip()]
     if len(lines) > MAX_LINES:
@@ -271,6 +283,7 @@ def parse_lyrics(text: str) -> list[str]:
 
 
 def parse_name(text: str) -> str:
+    _refuse_controls(text, "section name")
     name = " ".join(text.split())
     if not name:
         raise InvalidInput("The section needs a name.")

@@ -1,8 +1,9 @@
 """JobStore: compose jobs as rows, so the API's concurrency and fairness hold across processes.
 
-States: queued -> running -> done | failed, or interrupted when the process that owned the job
-stopped renewing its lease. Settling a job settles its quota reservation in the same
-transaction: done commits it, anything else refunds it.
+States: queued -> running -> done | failed. A job whose process stopped renewing its lease (or
+died, if it was this bot's own earlier run) is taken over as `recovering`, then settled: done
+if its track reached the channel after all, interrupted if not. Settling a job settles its
+quota reservation in the same transaction: done commits it, anything else refunds it.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
 from .database import Database
 from .schema import jobs, quota_usage
 from .sql import mark_once, unmark
 
 ACTIVE = ("queued", "running")
+# Not settled yet: the reservation is still held and the lease still renewed.
+UNSETTLED = (*ACTIVE, "recovering")
 # Any constant: the key of the transaction-scoped lock that serialises job claims on PostgreSQL.
 _CLAIM_LOCK = 0x6D75736963
 
@@ -37,6 +40,10 @@ class JobRecord:
     owner: str
     reservation_id: str | None
     error: str | None
+    created_at: float = 0.0
+    # Set once the audio was in hand: from then on, the track may have been delivered.
+    composed_at: float | None = None
+    message_id: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:
@@ -54,6 +61,9 @@ class JobRecord:
             owner=row.owner,
             reservation_id=row.reservation_id,
             error=row.error,
+            created_at=row.created_at,
+            composed_at=row.composed_at,
+            message_id=row.message_id,
         )
 
 
@@ -75,10 +85,20 @@ def _fairness_order() -> list[Any]:
 
 
 class JobStore:
-    def __init__(self, database: Database, *, owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        owner: str,
+        lease_seconds: float,
+        predecessors: str | None = None,
+    ) -> None:
+        """`predecessors`: the owner prefix of this bot's earlier runs (its lasting instance
+        id, see bot.instance), whose jobs are known dead and recovered without waiting."""
         self._db = database
         self.owner = owner
         self.lease_seconds = lease_seconds
+        self._predecessors = predecessors
 
     async def enqueue(
         self,
@@ -93,6 +113,7 @@ class JobStore:
         request: str,
         output_format: str,
         reservation_id: str | None,
+        message_id: int | None = None,
     ) -> None:
         now = time.time()
         row = {
@@ -110,6 +131,7 @@ class JobStore:
             "lease_expires_at": now + self.lease_seconds,
             "reservation_id": reservation_id,
             "created_at": now,
+            "message_id": message_id,
         }
         await self._db.write(lambda connection: connection.execute(_INSERT_JOB, row))
 
@@ -160,7 +182,7 @@ class JobStore:
             lambda connection: int(
                 connection.execute(
                     update(jobs)
-                    .where(jobs.c.owner == self.owner, jobs.c.state.in_(ACTIVE))
+                    .where(jobs.c.owner == self.owner, jobs.c.state.in_(UNSETTLED))
                     .values(lease_expires_at=time.time() + self.lease_seconds)
                 ).rowcount
             )
@@ -184,34 +206,61 @@ class JobStore:
 
         await self._db.write(settle)
 
-    async def interrupt_expired(self) -> list[JobRecord]:
-        """Jobs whose owner stopped renewing: mark them interrupted and refund their quota."""
+    async def take_stale(self) -> list[JobRecord]:
+        """Take over the jobs of processes that stopped: whose lease ran out, or that were this
+        bot's own earlier run. They become `recovering`, held by this process, until
+        `settle_stale` says whether their track was delivered."""
         now = time.time()
+        dead = jobs.c.lease_expires_at < now
+        if self._predecessors is not None:
+            mine_before = and_(
+                jobs.c.owner.startswith(self._predecessors, autoescape=True),
+                jobs.c.owner != self.owner,
+            )
+            dead = or_(dead, mine_before)
 
-        def interrupt(connection: Connection) -> list[JobRecord]:
+        def take(connection: Connection) -> list[JobRecord]:
             _claim_lock(connection)
             rows = connection.execute(
                 update(jobs)
-                .where(jobs.c.state.in_(ACTIVE), jobs.c.lease_expires_at < now)
+                .where(jobs.c.state.in_(UNSETTLED), dead)
                 .values(
-                    state="interrupted",
-                    finished_at=now,
-                    error="the bot stopped before the track was delivered",
+                    state="recovering", owner=self.owner, lease_expires_at=now + self.lease_seconds
                 )
                 .returning(*jobs.c)
             ).all()
-            reservations = [r.reservation_id for r in rows if r.reservation_id]
-            if reservations:
-                _settle(connection, reservations, "refunded", now)
             self._refund_orphans(connection, now)
             return [JobRecord.from_row(row) for row in rows]
 
-        return await self._db.write(interrupt)
+        return await self._db.write(take)
+
+    async def settle_stale(self, job_id: str, *, delivered: bool) -> None:
+        """A taken-over job: done and charged if its track was delivered, else interrupted and
+        refunded."""
+        now = time.time()
+
+        def settle(connection: Connection) -> None:
+            row = connection.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state == "recovering")
+                .values(
+                    state="done" if delivered else "interrupted",
+                    finished_at=now,
+                    error=None if delivered else "the bot stopped before the track was delivered",
+                )
+                .returning(jobs.c.reservation_id)
+            ).first()
+            if row is not None and row.reservation_id is not None:
+                _settle(
+                    connection, [row.reservation_id], "committed" if delivered else "refunded", now
+                )
+
+        await self._db.write(settle)
 
     def _refund_orphans(self, connection: Connection, now: float) -> None:
         """Reservations whose process died before it queued the job (a moment's window)."""
         live = select(jobs.c.reservation_id).where(
-            jobs.c.state.in_(ACTIVE), jobs.c.reservation_id.is_not(None)
+            jobs.c.state.in_(UNSETTLED), jobs.c.reservation_id.is_not(None)
         )
         connection.execute(
             update(quota_usage)
@@ -228,7 +277,7 @@ class JobStore:
 
         def prune(connection: Connection) -> int:
             result = connection.execute(
-                delete(jobs).where(jobs.c.state.not_in(ACTIVE), jobs.c.created_at < before)
+                delete(jobs).where(jobs.c.state.not_in(UNSETTLED), jobs.c.created_at < before)
             )
             connection.execute(
                 delete(quota_usage).where(

@@ -22,15 +22,18 @@ def _create(*tables: str) -> Callable[[Connection], None]:
     return step
 
 
-def _add_column(table: str, column: str) -> Callable[[Connection], None]:
-    """ALTER TABLE ADD COLUMN, unless the table was created with it (by a later create step)."""
+def _add_columns(*columns: str) -> Callable[[Connection], None]:
+    """ALTER TABLE ADD COLUMN for each `table.column`, unless the table was created with it
+    (by a later create step)."""
 
     def step(connection: Connection) -> None:
-        if column in {c["name"] for c in inspect(connection).get_columns(table)}:
-            return
-        definition = schema.metadata.tables[table].c[column]
-        kind = definition.type.compile(dialect=connection.dialect)
-        connection.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN "{column}" {kind}')
+        for qualified in columns:
+            table, column = qualified.split(".")
+            if column in {c["name"] for c in inspect(connection).get_columns(table)}:
+                continue
+            definition = schema.metadata.tables[table].c[column]
+            kind = definition.type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN "{column}" {kind}')
 
     return step
 
@@ -44,8 +47,9 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
             "quota_policies", "quota_accounts", "quota_usage", "guild_settings", "audit_log", "jobs"
         ),
     ),
-    (3, _add_column("jobs", "retried_at")),
+    (3, _add_columns("jobs.retried_at")),
     (4, _create("plans", "tracks")),
+    (5, _add_columns("jobs.message_id", "tracks.regenerated_at", "tracks.extended_at")),
 ]
 
 

@@ -17,6 +17,7 @@ from bot.music.plans import Plan, duration_seconds, summary
 
 from .database import Database
 from .schema import plans, tracks
+from .sql import mark_once, unmark
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,10 @@ class PlanListing:
     length_s: int
 
 
+# Buttons under a track that make one new track each, once: a double click composes once.
+ONCE_ACTIONS = {"regenerate": "regenerated_at", "extend": "extended_at"}
+
+
 @dataclass(frozen=True, slots=True)
 class TrackRecord:
     id: str
@@ -72,6 +77,8 @@ class TrackRecord:
     song_id: str | None
     title: str | None
     length_s: int
+    # The buttons already pressed that make a new track once each ("regenerate", "extend").
+    spent: frozenset[str] = frozenset()
 
     @classmethod
     def from_row(cls, row: Any) -> TrackRecord:
@@ -85,6 +92,7 @@ class TrackRecord:
             song_id=row.song_id,
             title=row.title,
             length_s=row.length_s,
+            spent=frozenset(a for a, c in ONCE_ACTIONS.items() if row._mapping[c] is not None),
         )
 
 
@@ -221,6 +229,14 @@ class TrackStore:
             return TrackRecord.from_row(row) if row is not None else None
 
         return await self._db.read(find)
+
+    async def claim(self, track_id: str, action: str) -> bool:
+        """Mark `action` ("regenerate", "extend") used; False when it already was."""
+        return await mark_once(self._db, tracks, track_id, ONCE_ACTIONS[action])
+
+    async def release(self, track_id: str, action: str) -> None:
+        """Make `action` usable again (the track it started was not delivered)."""
+        await unmark(self._db, tracks, track_id, ONCE_ACTIONS[action])
 
     async def forget(self, track_id: str) -> None:
         await self._db.write(

@@ -134,6 +134,9 @@ jobs = Table(
     Column("error", Text, nullable=True),
     # Set when the requester pressed Try again (migration 3): one retry per interrupted job.
     Column("retried_at", Float, nullable=True),
+    # The message the track is delivered into (migration 5), when known before the upload: a
+    # restart checks it to tell a track that reached the channel from one that did not.
+    Column("message_id", BigInteger, nullable=True),
 )
 Index("ix_jobs_state", jobs.c.state, jobs.c.created_at)
 Index("ix_jobs_member", jobs.c.guild_id, jobs.c.user_id, jobs.c.started_seq)
@@ -177,5 +180,8 @@ tracks = Table(
     Column("title", Text, nullable=True),
     Column("length_s", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+    # When Regenerate and Extend were pressed (migration 5): each makes one new track, once.
+    Column("regenerated_at", Float, nullable=True),
+    Column("extended_at", Float, nullable=True),
 )
 Index("ix_tracks_created", tracks.c.created_at)

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import discord
 
 from bot.music.plans import PlanSection
+from bot.music.text import displayable
 
+from .modals import part_label, section_parts
 from .text import duration
 
 if TYPE_CHECKING:
@@ -56,30 +58,39 @@ class _RowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)
         return row_view(cls(row_id, disabled=disabled))
 
 
+MENU_OPTIONS = 25  # Discord's most options in one select menu
+
+
 class _SectionMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"(?!)"):
-    """A persistent menu listing a plan's sections; the chosen value is the section's index."""
+    """A persistent menu of a plan's sections (or parts of sections); a long plan takes
+    several menus, numbered in the custom_id. A chosen value is `index` or `index.part`."""
 
     prefix: ClassVar[str]
     placeholder: ClassVar[str]
 
-    def __init__(self, row_id: str, sections: list[PlanSection] | None = None) -> None:
-        options = [
-            discord.SelectOption(
-                label=f"{number}. {section.name}"[:100],
-                description=f"{duration(section.duration_ms / 1000)}"
-                + (" · kept" if section.kept else ""),
-                value=str(number - 1),
-            )
-            for number, section in enumerate((sections or [])[:25], start=1)
-        ]
+    def __init__(
+        self, row_id: str, options: list[discord.SelectOption] | None = None, page: int = 0
+    ) -> None:
+        first = page * MENU_OPTIONS + 1
+        placeholder = self.placeholder
+        if options and page:
+            placeholder += f" ({first}–{first + len(options) - 1})"
         super().__init__(
             discord.ui.Select(
-                custom_id=f"{self.prefix}:{row_id}",
-                placeholder=self.placeholder,
+                custom_id=f"{self.prefix}:{row_id}" + (f":{page}" if page else ""),
+                placeholder=placeholder,
                 options=options or [discord.SelectOption(label="—", value="0")],
             )
         )
         self.row_id = row_id
+
+    @classmethod
+    def menus(cls, row_id: str, options: list[discord.SelectOption]) -> list[_SectionMenu]:
+        """As many menus as the options need (at most five fit a message: 125 options)."""
+        return [
+            cls(row_id, options[start : start + MENU_OPTIONS], page)
+            for page, start in enumerate(range(0, len(options), MENU_OPTIONS))
+        ]
 
     @classmethod
     async def from_custom_id(  # type: ignore[override]
@@ -92,14 +103,30 @@ class _SectionMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"(?
         return cls(match["id"])
 
     @staticmethod
-    def chosen(interaction: discord.Interaction) -> int:
-        """The chosen section's index, or -1 when the press carried none."""
+    def chosen(interaction: discord.Interaction) -> tuple[int, int]:
+        """The chosen (section index, part), or (-1, 1) when the press carried none."""
         data: dict[str, Any] = dict(interaction.data or {})
-        values = data.get("values") or ["-1"]
+        value = str((data.get("values") or ["-1"])[0])
+        index, _, part = value.partition(".")
         try:
-            return int(values[0])
-        except (TypeError, ValueError):
-            return -1
+            return int(index), int(part or 1)
+        except ValueError:
+            return -1, 1
+
+
+def section_option(
+    number: int, section: PlanSection, *, part: int = 1, what: str = ""
+) -> discord.SelectOption:
+    """`3. Chorus` (or `3. Chorus · part 2: lyrics`) for section number 3."""
+    label = f"{number}. {displayable(section.name)}"
+    if part > 1:
+        label = f"{label[:60]} · part {part}: {what}"
+    description = duration(section.duration_ms / 1000) + (" · kept" if section.kept else "")
+    return discord.SelectOption(
+        label=label[:100],
+        description=description,
+        value=str(number - 1) if part == 1 else f"{number - 1}.{part}",
+    )
 
 
 def row_view(*items: discord.ui.Item[Any]) -> discord.ui.View:
@@ -165,14 +192,26 @@ class EditStylesButton(_RowButton, template=rf"music:plan:styles:{_ROW_ID}"):
         await interaction.client.plan_flow.open_styles(interaction, self.row_id)
 
 
-class EditSectionMenu(_SectionMenu, template=rf"music:plan:pick:{_ROW_ID}"):
+class EditSectionMenu(_SectionMenu, template=rf"music:plan:pick:{_ROW_ID}(?::\d+)?"):
     prefix = "music:plan:pick"
     placeholder = "Choose the section to edit"
 
     async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.plan_flow.open_section(
-            interaction, self.row_id, self.chosen(interaction)
-        )
+        index, part = self.chosen(interaction)
+        await interaction.client.plan_flow.open_section(interaction, self.row_id, index, part)
+
+    @classmethod
+    def for_plan(cls, plan_id: str, sections: list[PlanSection]) -> discord.ui.View:
+        """Every section, and each further part of a section too long for one form."""
+        options = []
+        for number, section in enumerate(sections, start=1):
+            parts = section_parts(section)
+            options.append(section_option(number, section))
+            options += [
+                section_option(number, section, part=n, what=part_label(parts[n - 1]))
+                for n in range(2, len(parts) + 1)
+            ]
+        return row_view(*cls.menus(plan_id, options))
 
 
 def plan_view(plan_id: str, *, has_global_styles: bool, suggested: bool = False) -> discord.ui.View:
@@ -229,14 +268,18 @@ class RedoSectionButton(_RowButton, template=rf"music:track:redo:{_ROW_ID}"):
         await interaction.client.compose_flow.pick_redo_section(interaction, self.row_id)
 
 
-class RedoSectionMenu(_SectionMenu, template=rf"music:track:redopick:{_ROW_ID}"):
+class RedoSectionMenu(_SectionMenu, template=rf"music:track:redopick:{_ROW_ID}(?::\d+)?"):
     prefix = "music:track:redopick"
     placeholder = "Choose the section to compose again"
 
     async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.redo_section(
-            interaction, self.row_id, self.chosen(interaction)
-        )
+        index, _ = self.chosen(interaction)
+        await interaction.client.compose_flow.redo_section(interaction, self.row_id, index)
+
+    @classmethod
+    def for_track(cls, track_id: str, sections: list[PlanSection]) -> discord.ui.View:
+        options = [section_option(n, s) for n, s in enumerate(sections, start=1)]
+        return row_view(*cls.menus(track_id, options))
 
 
 class EditAndComposeButton(_RowButton, template=rf"music:track:edit:{_ROW_ID}"):
@@ -249,10 +292,17 @@ class EditAndComposeButton(_RowButton, template=rf"music:track:edit:{_ROW_ID}"):
         await interaction.client.plan_flow.edit_track_plan(interaction, self.row_id)
 
 
-def track_view(track_id: str, *, inpainting: bool) -> discord.ui.View:
-    items: list[discord.ui.Item[Any]] = [RegenerateButton(track_id), ShowPlanButton(track_id)]
+def track_view(
+    track_id: str, *, inpainting: bool, spent: frozenset[str] = frozenset()
+) -> discord.ui.View:
+    """The buttons under a track; those in `spent` ("regenerate", "extend") already made their
+    one new track and are shown disabled."""
+    items: list[discord.ui.Item[Any]] = [
+        RegenerateButton(track_id, disabled="regenerate" in spent),
+        ShowPlanButton(track_id),
+    ]
     if inpainting:
-        items += [ExtendButton(track_id), RedoSectionButton(track_id)]
+        items += [ExtendButton(track_id, disabled="extend" in spent), RedoSectionButton(track_id)]
     return row_view(*items)
 
 

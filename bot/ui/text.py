@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import discord
@@ -18,13 +19,24 @@ from bot.music import (
     StreamBroken,
     TransportError,
     Unauthorized,
+    UnplayableAudio,
 )
+from bot.music.text import displayable
 from bot.store.quotas import QuotaRefused, QuotaStatus
+
+# An opening or closing square bracket after an even number of backslashes (none included):
+# one that Discord would read as part of a masked link, `[text](url)`.
+_BARE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")
 
 
 def inert(text: str, limit: int = 1000) -> str:
-    """Markdown escaped and mentions defused, cut to `limit` characters."""
-    escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Shown as typed: one kind of line break, no control characters, markdown escaped (every
+    masked link too), mentions defused; cut to `limit` characters."""
+    # Line breaks first: markdown is escaped line by line, and Discord breaks lines on them all.
+    escaped = discord.utils.escape_markdown(displayable(text))
+    # discord.py escapes only the first masked link of a text (its pattern is greedy).
+    escaped = _BARE_BRACKET.sub(r"\1\\\2", escaped)
+    escaped = discord.utils.escape_mentions(escaped)
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
@@ -73,6 +85,11 @@ def music_error(error: MusicError) -> str:
         case StreamBroken():
             return (
                 "📉 The track was cut off before it finished. Please try again. " + nothing_charged
+            )
+        case UnplayableAudio():
+            return (
+                "🔇 The music service sent back audio that can't be played. Please try again. "
+                + nothing_charged
             )
         case TransportError():
             return (

@@ -65,6 +65,8 @@ FAULTS = {
         "lofi fault:slow:3", "could not be reached", False, 1, read_timeout=0.5
     ),
     "api_stream_cut": Fault("lofi fault:cut", "cut off before it finished", False, 1),
+    "api_200_not_mp3": Fault("lofi fault:html", "audio that can't be played", False, 1),
+    "api_200_too_short": Fault("lofi fault:short", "audio that can't be played", False, 1),
     "discord_429_on_upload": Fault(
         "lofi", "", True, 1, setup=lambda fake: fake.fail_once("PATCH", r"/messages/@original$")
     ),
@@ -161,7 +163,13 @@ async def test_process_stopped_mid_job(
     discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, stop: signal.Signals
 ) -> None:
     """The last row of the matrix: the process dies while the API composes."""
-    env = bot_env(discord_fake, sandbox, JOB_LEASE_SECONDS="1", DEFAULT_QUOTA_TRACKS="1")
+    env = bot_env(
+        discord_fake,
+        sandbox,
+        JOB_LEASE_SECONDS="1",
+        DEFAULT_QUOTA_TRACKS="1",
+        SHUTDOWN_GRACE_SECONDS="0.5",
+    )
     first = await start_process(env, workdir)
     try:
         await asyncio.wait_for(discord_fake.identified.wait(), 20)
@@ -203,6 +211,44 @@ async def test_process_stopped_mid_job(
         assert [r.body["prompt"] for r in sandbox.sandbox.compose_requests()] == [
             "lofi fault:slow:30"
         ] * 2
+    finally:
+        second.send_signal(signal.SIGINT)
+        await asyncio.wait_for(second.communicate(), 20)
+
+
+async def test_process_killed_after_discord_stored_the_track(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    """The process dies after Discord stored the upload but before the bot recorded it: the
+    restart finds the track in the channel, charges it once and says nothing of a failure."""
+    env = bot_env(discord_fake, sandbox)
+    first = await start_process(env, workdir)
+    try:
+        await asyncio.wait_for(discord_fake.identified.wait(), 20)
+        discord_fake.on_upload = first.kill
+        await discord_fake.slash(ALICE, "music", "compose", {"prompt": "lofi", "length": 3})
+        await asyncio.wait_for(first.wait(), 20)
+    finally:
+        discord_fake.on_upload = None
+        if first.returncode is None:
+            first.kill()
+    (track,) = audio_messages(discord_fake)
+
+    discord_fake.identified.clear()
+    second = await start_process(env, workdir)
+    try:
+        # Recovery runs before the bot connects to the gateway.
+        await asyncio.wait_for(discord_fake.identified.wait(), 20)
+        database = sqlite3.connect(workdir / "data" / "bot.db")
+        try:
+            rows = database.execute("SELECT state FROM jobs").fetchall()
+            usage = database.execute("SELECT state FROM quota_usage").fetchall()
+        finally:
+            database.close()
+        assert (rows, usage) == ([("done",)], [("committed",)]), "delivered, so charged once"
+        assert not [m for m in discord_fake.messages.values() if "interrupted" in m["content"]]
+        assert audio_messages(discord_fake) == [track]
+        assert len(sandbox.sandbox.compose_requests()) == 1
     finally:
         second.send_signal(signal.SIGINT)
         await asyncio.wait_for(second.communicate(), 20)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.audio import mp3_seconds
 from tests.conftest import RunningSandbox
+from tests.e2e.test_compose import ephemeral_reply
 from tests.fakes.discord_server import ALICE, GUILD_ID, FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,3 +144,118 @@ async def test_unreachable_database_is_one_line_without_the_password(
     assert len(lines) == 1
     assert lines[0].startswith("error: cannot open the database postgresql+asyncpg://bot:***@")
     assert "s3cret-pw" not in err.decode() and "Traceback" not in err.decode()
+
+
+def database_rows(workdir: Path, query: str) -> list[tuple[object, ...]]:
+    database = sqlite3.connect(workdir / "data" / "bot.db")
+    try:
+        return database.execute(query).fetchall()
+    finally:
+        database.close()
+
+
+async def read_until(stream: asyncio.StreamReader | None, needle: str) -> str:
+    """Lines of a process's output up to the first that holds `needle`."""
+    assert stream is not None
+    seen = ""
+    while needle not in seen:
+        line = await asyncio.wait_for(stream.readline(), 20)
+        assert line, f"the output ended before {needle!r}: {seen}"
+        seen += line.decode()
+    return seen
+
+
+async def test_sigterm_lets_a_running_track_finish_and_refuses_new_ones(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+) -> None:
+    env = bot_env(discord_fake, sandbox, SHUTDOWN_GRACE_SECONDS="30")
+    process = await start_process(env, workdir)
+    await asyncio.wait_for(discord_fake.identified.wait(), 20)
+    running = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi fault:slow:2", "length": 3}
+    )
+    await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 20)
+
+    process.send_signal(signal.SIGTERM)
+    said = await read_until(process.stderr, "shutting down")
+    late = await discord_fake.slash(ALICE, "music", "compose", {"prompt": "jazz", "length": 3})
+    refusal = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, late))
+    assert "restarting" in refusal.payload["data"]["content"]
+
+    message = await discord_fake.wait_for(
+        lambda: (m := discord_fake.original(running)) and m["attachments"] and m, timeout=30
+    )
+    audio = discord_fake.attachments[int(message["attachments"][0]["id"])]
+    assert mp3_seconds(audio) == pytest.approx(3, abs=0.15)
+    _, rest = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    assert "SIGTERM" in said and "Traceback" not in said + rest.decode()
+    assert database_rows(workdir, "SELECT state FROM jobs") == [("done",)]
+    assert database_rows(workdir, "SELECT state FROM quota_usage") == [("committed",)]
+    assert len(sandbox.sandbox.compose_requests()) == 1, "the late compose was not sent"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "drained"])
+async def test_a_restarted_bot_recovers_its_own_jobs_at_once(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, stop: signal.Signals
+) -> None:
+    """With the default 60 s lease: a restart does not wait out its own dead jobs' leases."""
+    env = bot_env(discord_fake, sandbox, SHUTDOWN_GRACE_SECONDS="0.5")
+    first = await start_process(env, workdir)
+    await asyncio.wait_for(discord_fake.identified.wait(), 20)
+    await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi fault:slow:60", "length": 3}
+    )
+    await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 20)
+    first.send_signal(stop)
+    await asyncio.wait_for(first.communicate(), 20)
+
+    discord_fake.identified.clear()
+    second = await start_process(env, workdir)
+    try:
+        notice = await discord_fake.wait_for(
+            lambda: discord_fake.message_with_custom_id("music:retry:"), timeout=15
+        )
+        assert "interrupted" in notice["content"]
+        assert database_rows(workdir, "SELECT state FROM jobs") == [("interrupted",)]
+        assert database_rows(workdir, "SELECT state FROM quota_usage") == [("refunded",)]
+    finally:
+        second.send_signal(signal.SIGINT)
+        await asyncio.wait_for(second.communicate(), 20)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("nonsense", "DATABASE_URL: is not a database URL"),
+        ("postgres://", "DATABASE_URL: a PostgreSQL URL needs a host and a database"),
+        ("mysql://bot:s3cret-pw@127.0.0.1/db", "DATABASE_URL: mysql is not supported"),
+        ("postgresql+psycopg2://bot:s3cret-pw@127.0.0.1/db", "reached through asyncpg"),
+        (
+            "postgresql://bot:s3cret-pw@127.0.0.1:1/db",
+            "cannot open the database postgresql+asyncpg://bot:***@127.0.0.1:1/db",
+        ),
+    ],
+)
+async def test_a_malformed_database_url_is_one_clear_line(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, url: str, says: str
+) -> None:
+    process = await start_process(bot_env(discord_fake, sandbox, DATABASE_URL=url), workdir)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    lines = err.decode().strip().splitlines()
+    assert process.returncode != 0
+    assert len(lines) == 1 and says in lines[0], lines
+    assert "s3cret-pw" not in err.decode()
+
+
+@pytest.mark.parametrize("verb", ["run", "sync"])
+async def test_an_unreachable_discord_is_one_clear_line(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, verb: str
+) -> None:
+    env = bot_env(discord_fake, sandbox, DISCORD_API_BASE_URL="http://127.0.0.1:1/api/v10")
+    process = await start_process(env, workdir, verb=verb)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    lines = err.decode().strip().splitlines()
+    assert process.returncode != 0
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach Discord"), lines
+    assert discord_fake.token not in err.decode()

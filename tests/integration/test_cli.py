@@ -143,3 +143,20 @@ async def test_unwritable_output_is_one_line(sandbox: RunningSandbox, workdir: P
     )
     assert code == 2
     assert err.startswith("error: cannot write missing/dir/x.mp3") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["lofi", "--seed", "5"], "a seed only goes with a composition plan"),
+        (["lofi", "--length", "0"], "music_length_ms"),
+        (["lofi\x07beat"], "U+0007"),
+    ],
+)
+async def test_compose_refuses_what_the_api_would_refuse_and_sends_nothing(
+    sandbox: RunningSandbox, workdir: Path, args: list[str], says: str
+) -> None:
+    code, _, err = await run_cli("compose", *args, env=sandbox_env(sandbox), cwd=workdir)
+    assert code == 2
+    assert says in err and "Traceback" not in err
+    assert not sandbox.sandbox.requests

@@ -185,7 +185,7 @@ async def test_a_reservation_without_a_job_is_refunded_once_stale(database: Data
     orphan = await quotas.reserve(G, 100, [], 3, now=1.0)
     fresh = await quotas.reserve(G, 101, [], 3)
     store = JobStore(database, owner="new-process", lease_seconds=30)
-    await store.interrupt_expired()
+    await store.take_stale()
     assert not await quotas.commit(orphan.id), "the orphan was refunded"
     assert await quotas.commit(fresh.id), "a reservation made just now is left alone"
 
