@@ -11,9 +11,22 @@ pick_python() {
   done
   echo "Python 3.11 or newer is required" >&2; return 1
 }
+# libopus encodes the audio of voice jams; it is a system library, not a Python package.
+ensure_libopus() {
+  "$1" -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("opus") is None)' && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if (apt-get install -y -qq libopus0 || (apt-get update -qq && apt-get install -y -qq libopus0)) \
+        >/dev/null 2>&1; then
+      return 0
+    fi
+  fi
+  echo "libopus is not installed, so voice jams are off (Debian/Ubuntu: sudo apt-get install libopus0)" >&2
+}
+python=$(pick_python)
 if [ ! -x .venv/bin/python ]; then
-  "$(pick_python)" -m venv .venv
+  "$python" -m venv .venv
 fi
+ensure_libopus "$python"
 stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${1:-runtime}
 if [ ! -f "$stamp" ]; then
   if [ "${1:-runtime}" = dev ]; then

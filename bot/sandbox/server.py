@@ -83,6 +83,8 @@ class RecordedRequest:
     # time.monotonic() (system-wide on Linux, so comparable with other processes' clocks)
     # when the request arrived and when its last byte was sent.
     started: float = field(default_factory=time.monotonic)
+    # When the first byte of audio went out (a stream starts playing then).
+    first_byte: float | None = None
     finished: float | None = None
 
 
@@ -137,6 +139,7 @@ class Sandbox:
                         "prompt": r.body.get("prompt") if isinstance(r.body, dict) else None,
                         "fault": r.fault,
                         "started": r.started,
+                        "first_byte": r.first_byte,
                         "finished": r.finished,
                     }
                     for r in self.requests
@@ -192,7 +195,7 @@ class Sandbox:
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self.generation_started.set()
         try:
-            return await self._render(request, compose, fault, output_format, shape)
+            return await self._render(request, compose, fault, output_format, shape, record)
         finally:
             self.in_flight -= 1
             record.finished = time.monotonic()
@@ -204,6 +207,7 @@ class Sandbox:
         fault: Fault | None,
         output_format: str,
         shape: str,
+        record: RecordedRequest,
     ) -> web.StreamResponse:
         if fault is not None and fault.name == "slow":
             await asyncio.sleep(fault.arg if fault.arg is not None else 2.0)
@@ -241,7 +245,7 @@ class Sandbox:
 
         if shape == "audio":
             headers["Content-Type"] = content_type
-            return await _send(request, [audio], headers, cut, pace)
+            return await _send(request, [audio], headers, record, cut, pace)
         boundary = uuid.uuid4().hex
         metadata = {
             "composition_plan": plan.to_wire(),
@@ -261,7 +265,7 @@ class Sandbox:
             f"\r\n--{boundary}--\r\n".encode(),
         ]
         headers["Content-Type"] = f"multipart/mixed; boundary={boundary}"
-        return await _send(request, parts, headers, cut, pace)
+        return await _send(request, parts, headers, record, cut, pace)
 
     async def _plan(self, request: web.Request) -> web.Response:
         refused = _authorize(request, self.api_key)
@@ -595,6 +599,7 @@ async def _send(
     request: web.Request,
     parts: list[bytes],
     headers: dict[str, str],
+    record: RecordedRequest,
     cut: float | None,
     pace: float | None = None,
 ) -> web.StreamResponse:
@@ -609,6 +614,8 @@ async def _send(
         view = memoryview(part)[: max(0, limit - sent)]
         for start in range(0, len(view), _CHUNK):
             await response.write(view[start : start + _CHUNK])
+            if record.first_byte is None:
+                record.first_byte = time.monotonic()
             if pace is not None and total:
                 # Keep to the pace: this many bytes are due by now, no sooner.
                 due = began + pace * (sent + start + _CHUNK) / total

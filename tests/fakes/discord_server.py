@@ -20,14 +20,20 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.voice_server import VoiceServer
+
 GUILD_ID = 1100000000000000001
 CHANNEL_ID = 1100000000000000002
+VOICE_CHANNEL_ID = 1100000000000000006
 APP_ID = 1100000000000000003
 MOD_ROLE_ID = 1100000000000000004
 DJ_ROLE_ID = 1100000000000000005
 MANAGE_GUILD = 1 << 5
-# View channel, send messages, embed links, attach files, use application commands.
-BASIC_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 31)
+# View channel, send messages, embed links, attach files, read message history, connect,
+# speak, use application commands.
+BASIC_PERMISSIONS = (
+    (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 20) | (1 << 21) | (1 << 31)
+)
 MIB = 1024 * 1024
 RECORD = web.RequestKey("record", object)
 
@@ -59,10 +65,11 @@ class Member:
     name: str
     roles: list[int] = field(default_factory=list)
     permissions: int = BASIC_PERMISSIONS
+    bot: bool = False
 
     def payload(self) -> dict[str, Any]:
         return {
-            "user": user_payload(self.id, self.name),
+            "user": user_payload(self.id, self.name, bot=self.bot),
             "roles": [str(r) for r in self.roles],
             "joined_at": "2026-01-01T00:00:00+00:00",
             "deaf": False,
@@ -72,7 +79,7 @@ class Member:
         }
 
 
-BOT = Member(1100000000000000010, "elevenmusic")
+BOT = Member(1100000000000000010, "elevenmusic", bot=True)
 ALICE = Member(1100000000000000011, "alice")
 BOB = Member(1100000000000000012, "bob")
 MOD = Member(
@@ -169,6 +176,12 @@ class FakeDiscord:
         # took away its Send Messages permission; interaction replies still work.
         self.deny_channel_posts = False
         self.members = [BOT, ALICE, BOB, MOD]
+        # Who is in the voice channel (member id -> their voice session id), and the voice
+        # server the bot is sent to when it joins.
+        self.in_voice: dict[int, str] = {}
+        self.voice_server: VoiceServer | None = None
+        # What the bot asked of voice (op 4), in order: the channel id, or None to leave.
+        self.voice_requests: list[int | None] = []
         self.requests: list[Recorded] = []
         self.messages: dict[int, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
@@ -209,6 +222,7 @@ class FakeDiscord:
         r.add_get("/api/v10/channels/{channel}/messages", self._channel_history)
         r.add_get("/api/v10/channels/{channel}/messages/{message}", self._get_channel_message)
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_channel_message)
+        r.add_delete("/api/v10/channels/{channel}/messages/{message}", self._delete_channel_message)
         r.add_post("/api/v10/channels/{channel}/typing", self._typing)
         r.add_get("/attachments/{id}/{filename}", self._attachment)
         self._runner = web.AppRunner(app, access_log=None)
@@ -381,6 +395,8 @@ class FakeDiscord:
                         await ws.close(code=4004, message=b"Authentication failed")
                         break
                     await self._ready(ws)
+                elif op == 4:
+                    await self._voice_state_request(payload["d"])
                 elif op == 6:
                     await self._send_dispatch(ws, "RESUMED", {})
         finally:
@@ -447,16 +463,83 @@ class FakeDiscord:
                     "mentionable": False,
                 },
             ],
-            "channels": [self._channel_payload()],
+            "channels": [self._channel_payload(), self._voice_channel_payload()],
             "members": [m.payload() for m in self.members],
             "emojis": [],
             "stickers": [],
             "threads": [],
-            "voice_states": [],
+            "voice_states": [self._voice_state(m) for m in self.members if m.id in self.in_voice],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
         }
+
+    def _voice_channel_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(VOICE_CHANNEL_ID),
+            "type": 2,
+            "name": "Lounge",
+            "position": 1,
+            "guild_id": str(GUILD_ID),
+            "permission_overwrites": [],
+            "bitrate": 96000,
+            "user_limit": 0,
+            "rtc_region": None,
+            "nsfw": False,
+        }
+
+    def _voice_state(self, member: Member, *, channel: bool = True) -> dict[str, Any]:
+        return {
+            "guild_id": str(GUILD_ID),
+            "channel_id": str(VOICE_CHANNEL_ID) if channel else None,
+            "user_id": str(member.id),
+            "member": member.payload(),
+            "session_id": self.in_voice.get(member.id, "gone"),
+            "deaf": False,
+            "mute": False,
+            "self_deaf": member is BOT,
+            "self_mute": False,
+            "self_video": False,
+            "suppress": False,
+            "request_to_speak_timestamp": None,
+        }
+
+    async def join_voice(self, member: Member) -> None:
+        """`member` joins the voice channel, as their client would tell everyone."""
+        self.in_voice[member.id] = f"session-{member.id}"
+        await self._broadcast("VOICE_STATE_UPDATE", self._voice_state(member))
+
+    async def leave_voice(self, member: Member) -> None:
+        state = self._voice_state(member, channel=False)
+        self.in_voice.pop(member.id, None)
+        await self._broadcast("VOICE_STATE_UPDATE", state)
+
+    async def _voice_state_request(self, data: dict[str, Any]) -> None:
+        """The bot's op 4: join (send it to the voice server) or leave the voice channel."""
+        channel_id = data.get("channel_id")
+        self.voice_requests.append(int(channel_id) if channel_id else None)
+        if channel_id is None:
+            await self.leave_voice(BOT)
+            return
+        assert int(channel_id) == VOICE_CHANNEL_ID, "there is one voice channel"
+        assert self.voice_server is not None, "no voice server: start the fake with one"
+        session = self.voice_server.hand_out(GUILD_ID, BOT.id)
+        self.in_voice[BOT.id] = session.session_id
+        await self._broadcast("VOICE_STATE_UPDATE", self._voice_state(BOT))
+        await self._broadcast(
+            "VOICE_SERVER_UPDATE",
+            {
+                "token": session.token,
+                "guild_id": str(GUILD_ID),
+                "endpoint": self.voice_server.endpoint,
+            },
+        )
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _broadcast(self, event: str, data: Any) -> None:
+        for ws in list(self._sockets):
+            await self._send_dispatch(ws, event, data)
 
     def _channel_payload(self) -> dict[str, Any]:
         return {
@@ -738,6 +821,11 @@ class FakeDiscord:
         if message is None:
             raise DiscordError(404, 10008, "Unknown Message")
         return _json(200, message)
+
+    async def _delete_channel_message(self, request: web.Request) -> web.Response:
+        if self.messages.pop(int(request.match_info["message"]), None) is None:
+            raise DiscordError(404, 10008, "Unknown Message")
+        return web.Response(status=204)
 
     async def _typing(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
