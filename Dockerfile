@@ -16,7 +16,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/app/.venv/bin:$PATH \
     METRICS_PORT=9100 \
     METRICS_HOST=0.0.0.0
-RUN groupadd --gid 10001 bot \
+# libopus encodes voice for jams (Debian's own build; the image follows its security updates).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libopus0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 10001 bot \
     && useradd --no-log-init --create-home --uid 10001 --gid 10001 bot \
     && mkdir -p /app/data \
     && chown 10001:10001 /app/data

@@ -74,6 +74,7 @@ async def local_discord() -> AsyncIterator[FakeDiscord]:
 BOTS = {
     "bot": ["-m", "bot", "run"],
     "naive": ["-m", "bench.naive_bot"],
+    "naive-voice": ["-m", "bench.naive_voice_bot"],
 }
 
 

@@ -23,6 +23,7 @@ from bot.delivery import post_late, track_was_posted
 from bot.flow import ComposeFlow
 from bot.health import HealthServer
 from bot.instance import Instance, claim_instance
+from bot.jam_flow import DEFAULT_IDLE_SECONDS, JamFlow
 from bot.jobs import Composer
 from bot.music import MusicClient
 from bot.music.models import ModelId
@@ -36,6 +37,7 @@ from bot.store.quotas import QuotaDefaults, QuotaLedger
 from bot.tree import MusicTree
 from bot.ui.buttons import PERSISTENT_ITEMS, RetryButton
 from bot.ui.text import duration, inert
+from bot.voice import voice_problem
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +62,14 @@ class MusicBot(commands.Bot):
         progress_interval: float = 5.0,
         metrics_address: tuple[str, int] | None = None,
         instance: Instance | None = None,
+        pcm_channels: int = 1,
+        jam_idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        now_playing_interval: float | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # the guild cache gives channels and upload limits
-        # The bot never joins voice: no warning about the voice libraries it does not need.
-        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        intents.voice_states = True  # who listens to a jam
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -95,6 +99,12 @@ class MusicBot(commands.Bot):
         self.audit = AuditLog(database)
         self.plans = PlanStore(database)
         self.tracks = TrackStore(database)
+        self.jam_flow = JamFlow(
+            self.composer,
+            pcm_channels=pcm_channels,
+            idle_seconds=jam_idle_seconds,
+            now_playing_interval=now_playing_interval,
+        )
         self.compose_flow = ComposeFlow(
             self.composer,
             self.suggestions,
@@ -102,6 +112,7 @@ class MusicBot(commands.Bot):
             self.jobs,
             self.plans,
             self.tracks,
+            jams=self.jam_flow,
             model_id=model_id,
             inpainting=inpainting,
             progress_interval=progress_interval,
@@ -125,10 +136,15 @@ class MusicBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         from bot.cogs.compose import ComposeCog
+        from bot.cogs.jam import JamCog
         from bot.cogs.quota import QuotaCog
 
         await self.database.open()
+        self.jam_flow.unavailable = await asyncio.to_thread(voice_problem)
+        if self.jam_flow.unavailable is not None:
+            log.warning("voice jams are off: %s", self.jam_flow.unavailable)
         await self.add_cog(ComposeCog(self.compose_flow, self.plan_flow))
+        await self.add_cog(JamCog(self.jam_flow))
         await self.add_cog(QuotaCog(self.quotas, self.audit))
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         await self.composer.start()
@@ -192,6 +208,8 @@ class MusicBot(commands.Bot):
             grace,
             self.compose_flow.running,
         )
+        # Tracks waiting in a jam will not get their turn: refunded and told now.
+        await self.jam_flow.close()
         left = await self.compose_flow.drain(grace)
         if left:
             log.warning("%d compose(s) left running; the next start reports them", left)
@@ -200,6 +218,7 @@ class MusicBot(commands.Bot):
 
     async def close(self) -> None:
         self.housekeeping.cancel()
+        await self.jam_flow.close()
         await self.health.stop()
         await self.composer.stop()
         await super().close()
@@ -242,6 +261,8 @@ def build_bot(
         model_id=settings.music_model_id,
         inpainting=settings.music_inpainting,
         plans_per_minute=settings.plans_per_minute,
+        pcm_channels=settings.music_pcm_channels,
+        jam_idle_seconds=settings.jam_idle_seconds,
         metrics_address=(
             (settings.metrics_host, settings.metrics_port)
             if settings.metrics_port is not None

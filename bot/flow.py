@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
@@ -29,6 +29,7 @@ from bot.delivery import (
     post_late,
     track_filename,
 )
+from bot.jam import Jam, JamEnded
 from bot.jobs import ComposeJob, Composer
 from bot.logs import job_context
 from bot.music import (
@@ -41,6 +42,7 @@ from bot.music import (
     MusicPrompt,
     Track,
     build_request,
+    mp3_bitrate_kbps,
     parse_plan,
 )
 from bot.music import plans as plan_parts
@@ -68,8 +70,13 @@ from bot.ui.buttons import (
 from bot.ui.embeds import plan_embed, suggestion_embed, track_embed
 from bot.ui.text import duration, inert, music_error, quota_refusal
 
+if TYPE_CHECKING:
+    from bot.jam_flow import JamFlow
+
 log = logging.getLogger(__name__)
 
+# What a jam asks the API for: raw audio it can play as it arrives.
+JAM_STREAM_FORMAT: OutputFormat = "pcm_48000"
 ONLY_REQUESTER = "Only the member who asked for this (or a moderator) can use this button."
 RESTARTING = "🔧 The bot is restarting. Please try again in a minute; nothing was spent."
 # How much "Extend" adds after the end of a track.
@@ -179,10 +186,19 @@ class ProgressReporter:
     message shows its latest place without an edit per move.
     """
 
-    def __init__(self, progress: ProgressMessage, order: ComposeOrder, interval: float) -> None:
+    def __init__(
+        self,
+        progress: ProgressMessage,
+        order: ComposeOrder,
+        interval: float,
+        *,
+        playing_in: str | None = None,
+    ) -> None:
         self._progress = progress
         self._order = order
         self._interval = interval
+        # A jam's voice channel: the track plays there as it is composed.
+        self._playing_in = playing_in
         self._position: int | None = None
         self._started_at: float | None = None
         self._changed = asyncio.Event()
@@ -207,9 +223,12 @@ class ProgressReporter:
         headline = f"“{inert(self._order.headline, 80)}” · {duration(self._order.length_s)}"
         if self._started_at is not None:
             elapsed = round(time.monotonic() - self._started_at)
+            if self._playing_in is not None:
+                return f"🎵 Playing in {self._playing_in}… {elapsed} s\n{headline}"
             return f"🎵 Composing… {elapsed} s\n{headline}"
         ahead = "you're next" if self._position == 1 else f"#{self._position} in line"
-        return f"🎼 Queued — {ahead}\n{headline}"
+        where = " in the jam" if self._playing_in is not None else ""
+        return f"🎼 Queued{where} — {ahead}\n{headline}"
 
     async def _tick(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -242,11 +261,13 @@ class ComposeFlow:
         plans: PlanStore,
         tracks: TrackStore,
         *,
+        jams: JamFlow | None = None,
         model_id: ModelId = "music_v1",
         inpainting: bool = False,
         progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self._composer = composer
+        self._jams = jams
         self._suggestions = suggestions
         self._quotas = quotas
         self._jobs = jobs
@@ -291,7 +312,9 @@ class ComposeFlow:
         progress = ProgressMessage(
             interaction, original_id=deferred.message_id if deferred is not None else None
         )
-        await self._run(progress, interaction, order, *accepted)
+        # A member listening to this server's jam adds the track to it.
+        jam = self._jams.jam_for(interaction) if self._jams is not None else None
+        await self._run(progress, interaction, order, *accepted, jam=jam)
 
     async def compose_plan(
         self, interaction: discord.Interaction, owner_id: int, plan: Plan
@@ -556,6 +579,8 @@ class ComposeFlow:
         order: ComposeOrder,
         output_format: OutputFormat,
         reservation: Reservation,
+        *,
+        jam: Jam | None = None,
     ) -> bool:
         """Queue, compose and deliver; True when the member received a track.
 
@@ -570,7 +595,7 @@ class ComposeFlow:
         try:
             with job_context(job_id):
                 outcome = await self._attempt(
-                    job_id, progress, interaction, order, output_format, reservation
+                    job_id, progress, interaction, order, output_format, reservation, jam
                 )
                 await self._settle(job_id, reservation, outcome.delivered, outcome.error)
                 metrics.jobs_finished.labels("delivered" if outcome.delivered else "failed").inc()
@@ -590,8 +615,14 @@ class ComposeFlow:
         order: ComposeOrder,
         output_format: OutputFormat,
         reservation: Reservation,
+        jam: Jam | None,
     ) -> _Outcome:
-        reporter = ProgressReporter(progress, order, self._progress_interval)
+        reporter = ProgressReporter(
+            progress,
+            order,
+            self._progress_interval,
+            playing_in=jam.channel.mention if jam is not None else None,
+        )
 
         def tell(content: str) -> Callable[[], Awaitable[bool]]:
             return lambda: self._report(progress, interaction, content=content)
@@ -616,12 +647,18 @@ class ComposeFlow:
                 length_s=order.length_s,
                 instrumental=order.instrumental,
                 request=request,
-                output_format=output_format,
+                # A jam streams raw audio into voice, and encodes the MP3 itself.
+                output_format=JAM_STREAM_FORMAT if jam is not None else output_format,
                 reservation_id=reservation.id,
                 message_id=progress.known_id,
             )
             try:
-                track = await self._composer.run(job, reporter)
+                if jam is None:
+                    track = await self._composer.run(job, reporter)
+                else:
+                    kbps = mp3_bitrate_kbps(output_format)
+                    assert kbps is not None
+                    track = await jam.play(job, reporter, kbps=kbps)
             finally:
                 # Before any final message, so no progress edit lands after it.
                 await reporter.stop()
@@ -640,6 +677,13 @@ class ComposeFlow:
             )
         except InvalidInput as exc:
             return _Outcome(error=exc.message, tell=tell(f"⚠️ {inert(exc.message, 500)}"))
+        except JamEnded:
+            return _Outcome(
+                error="the jam ended before its turn",
+                tell=tell(
+                    "⏹️ The jam ended before your track's turn. Nothing was taken from your quota."
+                ),
+            )
         except BadPrompt as exc:
             suggestion = exc.prompt_suggestion
             return _Outcome(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -133,6 +133,29 @@ class Composer:
 
     async def run(self, job: ComposeJob, listener: JobListener | None = None) -> Track:
         """Queue the job, wait for its turn, compose; the caller delivers, then `finish`es."""
+        await self._take_turn(job, listener)
+        try:
+            with metrics.api_call("compose"):
+                return await self._music.compose_detailed(
+                    job.request, output_format=job.output_format
+                )
+        finally:
+            await self._free_slot(job)
+
+    @contextlib.asynccontextmanager
+    async def streaming(
+        self, job: ComposeJob, listener: JobListener | None = None
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Queue the job, wait for its turn, and yield the audio as the API streams it. The
+        API slot is held until the block ends; the caller then delivers and `finish`es."""
+        await self._take_turn(job, listener)
+        try:
+            with metrics.api_call("stream"):
+                yield self._music.stream(job.request, output_format=job.output_format)
+        finally:
+            await self._free_slot(job)
+
+    async def _take_turn(self, job: ComposeJob, listener: JobListener | None) -> None:
         # Waiting before the row exists: the dispatcher may claim the row the moment it is
         # committed, and must find its waiter then.
         waiting = _Waiting(job, listener)
@@ -144,15 +167,11 @@ class Composer:
         if listener is not None:
             await listener.started()
         log.info("job %s started", job.id)
-        try:
-            with metrics.api_call("compose"):
-                return await self._music.compose_detailed(
-                    job.request, output_format=job.output_format
-                )
-        finally:
-            # The API slot is free as soon as the audio is in hand (or the call failed).
-            await self._jobs.mark_composed(job.id)
-            self._wake.set()
+
+    async def _free_slot(self, job: ComposeJob) -> None:
+        # The API slot is free as soon as the audio is in hand (or the call failed).
+        await self._jobs.mark_composed(job.id)
+        self._wake.set()
 
     async def _enqueue_and_wait(self, job: ComposeJob, waiting: _Waiting) -> None:
         await self._jobs.enqueue(

@@ -306,6 +306,35 @@ def track_view(
     return row_view(*items)
 
 
+# -- under a jam's now-playing message ---------------------------------------------------------
+
+_GUILD_ID = r"(?P<id>[0-9]{15,21})"
+
+
+class JamSkipButton(_RowButton, template=rf"jam:skip:{_GUILD_ID}"):
+    prefix = "jam:skip"
+    label = "Skip"
+    emoji = "⏭️"
+    style = discord.ButtonStyle.secondary
+
+    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
+        await interaction.client.jam_flow.skip(interaction)
+
+
+class JamStopButton(_RowButton, template=rf"jam:stop:{_GUILD_ID}"):
+    prefix = "jam:stop"
+    label = "Stop the jam"
+    emoji = "⏹️"
+    style = discord.ButtonStyle.danger
+
+    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
+        await interaction.client.jam_flow.stop(interaction)
+
+
+def jam_view(guild_id: int) -> discord.ui.View:
+    return row_view(JamSkipButton(str(guild_id)), JamStopButton(str(guild_id)))
+
+
 PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     UseSuggestionButton,
     RetryButton,
@@ -319,4 +348,6 @@ PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     RedoSectionButton,
     RedoSectionMenu,
     EditAndComposeButton,
+    JamSkipButton,
+    JamStopButton,
 )

@@ -159,3 +159,62 @@ def _section_value(section: PlanSection, limit: int) -> tuple[str, bool]:
         parts.append("*instrumental*")
     text = "\n".join(parts)
     return cut(text, limit), len(text) > limit
+
+
+def progress_bar(elapsed_s: float, length_s: float, width: int = 16) -> str:
+    """`▰▰▰▰▱▱▱▱ 0:12 / 0:30`"""
+    done = 0 if length_s <= 0 else min(width, round(width * elapsed_s / length_s))
+    bar = "▰" * done + "▱" * (width - done)
+    return f"{bar} {duration(min(elapsed_s, length_s))} / {duration(length_s)}"
+
+
+def now_playing_embed(
+    *,
+    headline: str,
+    requester_id: int,
+    elapsed_s: float,
+    length_s: float,
+    voice_channel: str,
+    queued: int,
+) -> discord.Embed:
+    embed = discord.Embed(
+        title="🔊 Now playing",
+        colour=ACCENT,
+        description=f"In {voice_channel}\n{quoted(headline, 1000)}",
+    )
+    embed.add_field(name="Asked by", value=f"<@{requester_id}>")
+    embed.add_field(name="Up next", value=f"{queued} track(s)" if queued else "nothing yet")
+    embed.add_field(name="Progress", value=progress_bar(elapsed_s, length_s), inline=False)
+    embed.set_footer(text="Add a track with /music compose · Skip needs a majority of listeners")
+    return embed
+
+
+def jam_queue_embed(
+    *,
+    voice_channel: str,
+    playing: tuple[str, int, float, float] | None,
+    waiting: list[tuple[str, int, float]],
+) -> discord.Embed:
+    """The jam's queue: (headline, requester id, elapsed, length) playing, then (headline,
+    requester id, length) for each waiting track, in the order they will play."""
+    embed = discord.Embed(
+        title="🎶 The jam's queue", colour=ACCENT, description=f"In {voice_channel}"
+    )
+    if playing is not None:
+        headline, requester_id, elapsed_s, length_s = playing
+        progress = progress_bar(elapsed_s, length_s)
+        embed.add_field(
+            name="Now playing",
+            value=f"{quoted(headline, 300)}\n<@{requester_id}> · {progress}",
+            inline=False,
+        )
+    lines = [
+        f"{n}. “{inert(headline, 60)}” · {duration(length_s)} · <@{requester_id}>"
+        for n, (headline, requester_id, length_s) in enumerate(waiting[:20], start=1)
+    ]
+    if len(waiting) > 20:
+        lines.append(f"…and {len(waiting) - 20} more")
+    embed.add_field(
+        name="Up next", value="\n".join(lines) or "Nothing yet: /music compose", inline=False
+    )
+    return embed

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -16,6 +17,8 @@ from bot.config import Settings
 from bot.music import MusicClient
 from tests.conftest import FAST_RETRY, RunningSandbox
 from tests.fakes.discord_server import GUILD_ID, FakeDiscord
+from tests.fakes.tls import LocalCA, make_test_ca
+from tests.fakes.voice_server import VoiceServer
 
 BotFactory = Callable[..., Awaitable[MusicBot]]
 
@@ -28,6 +31,23 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
         yield fake
     finally:
         await fake.stop()
+
+
+@pytest.fixture(scope="session")
+def local_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    return make_test_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+async def voice_server(local_ca: LocalCA, discord_fake: FakeDiscord) -> AsyncIterator[VoiceServer]:
+    """A local voice server, where the local Discord sends a bot that joins voice."""
+    server = VoiceServer(local_ca)
+    await server.start()
+    discord_fake.voice_server = server
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 def bot_settings(fake: FakeDiscord, sandbox: RunningSandbox, data: Path, **extra: Any) -> Settings:
@@ -44,15 +64,28 @@ def bot_settings(fake: FakeDiscord, sandbox: RunningSandbox, data: Path, **extra
 
 @pytest.fixture
 async def start_bot(
-    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, local_ca: LocalCA
 ) -> AsyncIterator[BotFactory]:
     started: list[tuple[MusicBot, asyncio.Task[None]]] = []
 
-    async def start(*, read_timeout: float | None = None, **extra: Any) -> MusicBot:
+    async def start(
+        *, read_timeout: float | None = None, options: dict[str, Any] | None = None, **extra: Any
+    ) -> MusicBot:
+        """A bot logged in to the local Discord; `extra` are settings, `options` go to the
+        bot itself."""
+        options = options or {}
         settings = bot_settings(discord_fake, sandbox, workdir, **extra)
         timeout = {"timeout": httpx.Timeout(5.0, read=read_timeout)} if read_timeout else {}
         music = MusicClient("test-key", base_url=sandbox.url, retry_policy=FAST_RETRY, **timeout)
-        bot = build_bot(settings, music, guild_ready_timeout=0.1, progress_interval=0.5)
+        bot = build_bot(
+            settings,
+            music,
+            guild_ready_timeout=0.1,
+            progress_interval=0.5,
+            # Voice is wss://, to the local voice server: trust its test CA.
+            connector=aiohttp.TCPConnector(ssl=local_ca.client_context()),
+            **options,
+        )
         task = asyncio.create_task(bot.start(discord_fake.token))
         started.append((bot, task))
         # IDENTIFY comes after login, so the client is initialised once the fake has seen it.

@@ -82,7 +82,7 @@ async def test_sync_registers_the_commands_with_their_limits(
     )
     out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, err.decode()
-    assert "registered 2 command(s)" in out.decode()
+    assert "registered 3 command(s)" in out.decode()
     (put,) = discord_fake.sent("PUT", rf"/guilds/{GUILD_ID}/commands$")
     commands = {c["name"]: c for c in put.payload}
     compose = next(o for o in commands["music"]["options"] if o["name"] == "compose")
@@ -90,6 +90,8 @@ async def test_sync_registers_the_commands_with_their_limits(
     assert (options["prompt"]["min_length"], options["prompt"]["max_length"]) == (1, 4100)
     assert (options["length"]["min_value"], options["length"]["max_value"]) == (3, 600)
     assert commands["music"]["contexts"] == [0], "servers only"
+    assert commands["jam"]["contexts"] == [0]
+    assert {o["name"] for o in commands["jam"]["options"]} == {"start", "stop", "skip", "queue"}
     assert not discord_fake.identified.is_set(), "sync does not connect to the gateway"
 
 

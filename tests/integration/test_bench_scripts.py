@@ -20,6 +20,7 @@ RUNS = {
     "quota_rate": ["--reservations", "60", "--members", "6", "--tasks", "4"],
     "jam": ["--members", "4", "--generation", "0.1", "--length", "3"],
     "client_memory": ["--lengths", "5", "--runs", "1"],
+    "voice": ["--length", "3", "--generation", "1", "--runs", "1"],
 }
 EXPECTED = {
     "overhead": ["[bot]", "[naive]", "overhead", "while streaming"],
@@ -27,6 +28,7 @@ EXPECTED = {
     "quota_rate": ["sqlite", "reservations/s"],
     "jam": ["through the bot", "first answer"],
     "client_memory": ["MusicClient"],
+    "voice": ["[bot  ] command -> first audio", "[naive] API first byte -> first audio"],
 }
 
 
