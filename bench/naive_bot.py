@@ -52,11 +52,16 @@ class NaiveBot(discord.Client):
         self.tree.add_command(music)
 
 
-def main() -> None:
+def run_on_local_discord(bot: discord.Client) -> None:
+    """Run a baseline bot against the Discord the benchmark points it at."""
     logging.basicConfig(level=logging.WARNING)
     discord.http.Route.BASE = os.environ["DISCORD_API_BASE_URL"]
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["DISCORD_GATEWAY_URL"])
-    NaiveBot().run(os.environ["DISCORD_TOKEN"], log_handler=None)
+    bot.run(os.environ["DISCORD_TOKEN"], log_handler=None)
+
+
+def main() -> None:
+    run_on_local_discord(NaiveBot())
 
 
 if __name__ == "__main__":

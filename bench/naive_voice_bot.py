@@ -9,14 +9,14 @@ local Discord, voice server and sandbox as the real bot.
 from __future__ import annotations
 
 import io
-import logging
 import os
 from array import array
 
 import discord
-import yarl
 from discord import app_commands
 from elevenlabs.client import AsyncElevenLabs
+
+from bench.naive_bot import run_on_local_discord
 
 
 def stereo(mono: bytes) -> bytes:
@@ -66,10 +66,7 @@ class NaiveVoiceBot(discord.Client):
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    discord.http.Route.BASE = os.environ["DISCORD_API_BASE_URL"]
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["DISCORD_GATEWAY_URL"])
-    NaiveVoiceBot().run(os.environ["DISCORD_TOKEN"], log_handler=None)
+    run_on_local_discord(NaiveVoiceBot())
 
 
 if __name__ == "__main__":

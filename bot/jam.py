@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.jobs import ComposeJob, Composer, JobListener
-from bot.music import Track, UnplayableAudio
+from bot.music import Track
+from bot.music.client import check_length, length_is_off
 from bot.music.pcm import Mp3Writer, PcmFifo
 from bot.ui.buttons import jam_view
 from bot.ui.embeds import now_playing_embed
@@ -27,8 +28,6 @@ from bot.voice import FifoSource
 log = logging.getLogger(__name__)
 
 NOW_PLAYING_INTERVAL = 10.0
-# How far a stream's length may be from the asked length (or 15 % of it, if more).
-LENGTH_TOLERANCE_S = 1.5
 
 
 class JamEnded(Exception):
@@ -133,17 +132,13 @@ class Jam:
 
     def _check_length(self, job: ComposeJob, seconds: float) -> None:
         expected_ms = job.request.expected_duration_ms
-        if expected_ms is None:
-            return
-        expected = expected_ms / 1000
-        if abs(seconds - expected) > max(LENGTH_TOLERANCE_S, 0.15 * expected):
-            if abs(seconds * self._channels - expected * (3 - self._channels)) < 1:
-                log.warning(
-                    "the stream fits %d channels: check MUSIC_PCM_CHANNELS", 3 - self._channels
-                )
-            raise UnplayableAudio(
-                f"the music service's stream lasts {seconds:.1f} s; {expected:.0f} s were asked for"
-            )
+        other = 3 - self._channels
+        if expected_ms is not None and not length_is_off(
+            seconds * self._channels / other, expected_ms
+        ):
+            # The length it would have with the other channel count is right.
+            log.warning("the stream looks like %d channel(s): check MUSIC_PCM_CHANNELS", other)
+        check_length(seconds, expected_ms)
 
     def _start_playback(self, entry: JamEntry) -> None:
         assert entry.fifo is not None
@@ -161,8 +156,10 @@ class Jam:
             _resolve(entry.played)
             return
         # Discord plays a voice channel at its bitrate: encoding more is wasted.
-        kbps = min(512, max(16, self.channel.bitrate // 1000))
-        self.voice.play(FifoSource(entry.fifo), after=after, bitrate=kbps, signal_type="music")
+        voice_kbps = min(512, max(16, self.channel.bitrate // 1000))
+        self.voice.play(
+            FifoSource(entry.fifo), after=after, bitrate=voice_kbps, signal_type="music"
+        )
         self._now_playing = asyncio.create_task(self._show_now_playing(entry))
 
     def skip(self) -> JamEntry | None:

@@ -354,13 +354,21 @@ async def _check_audio(spool: AudioSpool, request: ComposeRequest, output_format
     seconds = await spool.mp3_seconds()
     if seconds is None:
         raise UnplayableAudio("the music service's answer is not MP3 audio")
-    expected_ms = request.expected_duration_ms
-    if expected_ms is None:
-        return
+    check_length(seconds, request.expected_duration_ms)
+
+
+def length_is_off(seconds: float, expected_ms: int) -> bool:
+    """Whether audio of `seconds` is too far from the `expected_ms` asked for to be it."""
     expected = expected_ms / 1000
-    if abs(seconds - expected) > max(AUDIO_LENGTH_TOLERANCE_S, 0.15 * expected):
+    return abs(seconds - expected) > max(AUDIO_LENGTH_TOLERANCE_S, 0.15 * expected)
+
+
+def check_length(seconds: float, expected_ms: int | None) -> None:
+    """UnplayableAudio when the audio is far from the asked length (a cut or padded file)."""
+    if expected_ms is not None and length_is_off(seconds, expected_ms):
         raise UnplayableAudio(
-            f"the music service's audio lasts {seconds:.1f} s; {expected:.0f} s were asked for"
+            f"the music service's audio lasts {seconds:.1f} s; "
+            f"{expected_ms / 1000:.0f} s were asked for"
         )
 
 

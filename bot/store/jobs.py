@@ -190,21 +190,9 @@ class JobStore:
 
     async def finish(self, job_id: str, *, delivered: bool, error: str | None = None) -> None:
         """Settle the job and its reservation together: commit if delivered, else refund."""
-        now = time.time()
-
-        def settle(connection: Connection) -> None:
-            row = connection.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.state.in_(ACTIVE))
-                .values(state="done" if delivered else "failed", finished_at=now, error=error)
-                .returning(jobs.c.reservation_id)
-            ).first()
-            if row is not None and row.reservation_id is not None:
-                _settle(
-                    connection, [row.reservation_id], "committed" if delivered else "refunded", now
-                )
-
-        await self._db.write(settle)
+        await self._settle_job(
+            job_id, ACTIVE, "done" if delivered else "failed", delivered=delivered, error=error
+        )
 
     async def take_stale(self) -> list[JobRecord]:
         """Take over the jobs of processes that stopped: whose lease ran out, or that were this
@@ -237,17 +225,32 @@ class JobStore:
     async def settle_stale(self, job_id: str, *, delivered: bool) -> None:
         """A taken-over job: done and charged if its track was delivered, else interrupted and
         refunded."""
+        await self._settle_job(
+            job_id,
+            ("recovering",),
+            "done" if delivered else "interrupted",
+            delivered=delivered,
+            error=None if delivered else "the bot stopped before the track was delivered",
+        )
+
+    async def _settle_job(
+        self,
+        job_id: str,
+        states: tuple[str, ...],
+        state: str,
+        *,
+        delivered: bool,
+        error: str | None,
+    ) -> None:
+        """Move the job from one of `states` to `state`, and settle its reservation in the same
+        transaction: committed if the track was delivered, refunded otherwise."""
         now = time.time()
 
         def settle(connection: Connection) -> None:
             row = connection.execute(
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.state == "recovering")
-                .values(
-                    state="done" if delivered else "interrupted",
-                    finished_at=now,
-                    error=None if delivered else "the bot stopped before the track was delivered",
-                )
+                .where(jobs.c.id == job_id, jobs.c.state.in_(states))
+                .values(state=state, finished_at=now, error=error)
                 .returning(jobs.c.reservation_id)
             ).first()
             if row is not None and row.reservation_id is not None:

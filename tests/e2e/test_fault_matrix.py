@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from tests.audio import mp3_seconds
 from tests.conftest import RunningSandbox
 from tests.e2e.conftest import BotFactory
 from tests.e2e.test_compose import finished
-from tests.e2e.test_process import bot_env, start_process
+from tests.e2e.test_process import bot_env, database_rows, start_process
 from tests.fakes.discord_server import ALICE, FakeDiscord
 
 
@@ -191,13 +190,8 @@ async def test_process_stopped_mid_job(
         assert "interrupted" in notice["content"]
         assert "Nothing was taken from your quota" in notice["content"]
         assert notice["allowed_mentions"] == {"parse": [], "users": [ALICE.id]}
-        database = sqlite3.connect(workdir / "data" / "bot.db")
-        try:
-            rows = database.execute("SELECT state FROM jobs").fetchall()
-            usage = database.execute("SELECT state FROM quota_usage").fetchall()
-        finally:
-            database.close()
-        assert (rows, usage) == ([("interrupted",)], [("refunded",)])
+        assert database_rows(workdir, "SELECT state FROM jobs") == [("interrupted",)]
+        assert database_rows(workdir, "SELECT state FROM quota_usage") == [("refunded",)]
         assert audio_messages(discord_fake) == []
         notices = [m for m in discord_fake.messages.values() if "interrupted" in m["content"]]
         assert len(notices) == 1, "told once, not once per process"
@@ -239,13 +233,8 @@ async def test_process_killed_after_discord_stored_the_track(
     try:
         # Recovery runs before the bot connects to the gateway.
         await asyncio.wait_for(discord_fake.identified.wait(), 20)
-        database = sqlite3.connect(workdir / "data" / "bot.db")
-        try:
-            rows = database.execute("SELECT state FROM jobs").fetchall()
-            usage = database.execute("SELECT state FROM quota_usage").fetchall()
-        finally:
-            database.close()
-        assert (rows, usage) == ([("done",)], [("committed",)]), "delivered, so charged once"
+        assert database_rows(workdir, "SELECT state FROM jobs") == [("done",)]
+        assert database_rows(workdir, "SELECT state FROM quota_usage") == [("committed",)]
         assert not [m for m in discord_fake.messages.values() if "interrupted" in m["content"]]
         assert audio_messages(discord_fake) == [track]
         assert len(sandbox.sandbox.compose_requests()) == 1

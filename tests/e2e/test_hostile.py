@@ -14,8 +14,16 @@ from bot.app import MusicBot
 from bot.music.models import LINE_MAX_CHARS, MAX_LINES, MAX_SECTIONS
 from tests.conftest import RunningSandbox
 from tests.e2e.test_compose import ephemeral_reply, finished
-from tests.e2e.test_plans import make_plan, plan_upload, ready_message, section_fields, tracks_used
-from tests.fakes.discord_server import ALICE, FakeDiscord, Interaction, Upload
+from tests.e2e.test_plans import (
+    make_plan,
+    menu_options,
+    open_section_form,
+    plan_upload,
+    ready_message,
+    section_fields,
+    tracks_used,
+)
+from tests.fakes.discord_server import ALICE, FakeDiscord, Upload
 
 LINKS = "[free nitro](https://evil.example) lofi and [claim here](https://evil.example/2)"
 # A masked link Discord renders: `[text](url)` whose opening bracket is not escaped.
@@ -64,14 +72,7 @@ async def test_no_masked_link_survives_in_a_plan_its_lyrics_and_show_plan(
 ) -> None:
     plan = await make_plan(discord_fake, LINKS + "\r# heading", 20)
     assert_inert(plan)
-    press = await discord_fake.click(
-        ALICE, plan, discord_fake.custom_id(plan, "music:plan:section:")
-    )
-    picker = await discord_fake.wait_for(lambda: discord_fake.original(press))
-    chosen = await discord_fake.choose(
-        ALICE, picker, discord_fake.custom_id(picker, "music:plan:pick:"), ["0"]
-    )
-    await discord_fake.wait_for(lambda: chosen.modal)
+    chosen = await open_section_form(discord_fake, plan, "0")
     await discord_fake.submit(
         ALICE,
         chosen,
@@ -132,14 +133,7 @@ async def test_control_characters_in_a_plan_file_or_a_form_are_refused(
     assert "U+0007" in reply.payload["data"]["content"]
 
     plan = await make_plan(discord_fake, "lofi", 10)
-    press = await discord_fake.click(
-        ALICE, plan, discord_fake.custom_id(plan, "music:plan:section:")
-    )
-    picker = await discord_fake.wait_for(lambda: discord_fake.original(press))
-    chosen = await discord_fake.choose(
-        ALICE, picker, discord_fake.custom_id(picker, "music:plan:pick:"), ["0"]
-    )
-    await discord_fake.wait_for(lambda: chosen.modal)
+    chosen = await open_section_form(discord_fake, plan, "0")
     submitted = await discord_fake.submit(ALICE, chosen, {"lyrics": "hello\x1b[31m red"})
     error = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, submitted))
     assert "U+001B" in error.payload["data"]["content"]
@@ -207,27 +201,6 @@ async def editable_plan(fake: FakeDiscord, plan: dict[str, Any]) -> dict[str, An
     message = await finished(fake, compose)
     assert "copyrighted" in message["embeds"][0]["title"], message
     return message
-
-
-def menu_options(picker: dict[str, Any]) -> dict[str, str]:
-    """Section index -> the custom_id of the menu that offers it."""
-    return {
-        option["value"]: item["custom_id"]
-        for row in picker["components"]
-        for item in row["components"]
-        if str(item.get("custom_id", "")).startswith("music:plan:pick:")
-        for option in item["options"]
-    }
-
-
-async def open_section_form(fake: FakeDiscord, message: dict[str, Any], value: str) -> Interaction:
-    """Press Edit section…, and pick `value` (a section's index, or `index.part` for a further
-    part of a long section) from whichever menu lists it."""
-    press = await fake.click(ALICE, message, fake.custom_id(message, "music:plan:section:"))
-    picker = await fake.wait_for(lambda: fake.original(press))
-    chosen = await fake.choose(ALICE, picker, menu_options(picker)[value], [value])
-    await fake.wait_for(lambda: chosen.modal)
-    return chosen
 
 
 def modal_inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:

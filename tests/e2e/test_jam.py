@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +22,7 @@ from tests.conftest import RunningSandbox
 from tests.e2e.conftest import BotFactory
 from tests.e2e.test_compose import attachments_of, ephemeral_reply, finished
 from tests.e2e.test_plans import tracks_used
+from tests.e2e.test_process import bot_env, database_rows, start_process
 from tests.fakes.discord_server import (
     ALICE,
     BOB,
@@ -27,6 +31,7 @@ from tests.fakes.discord_server import (
     FakeDiscord,
     Interaction,
 )
+from tests.fakes.tls import LocalCA
 from tests.fakes.voice_server import RtpPacket, VoiceServer, heard_pcm
 
 FRAME_S = 0.02
@@ -87,13 +92,38 @@ async def compose_in_jam(fake: FakeDiscord, member: Any, prompt: str, length: in
     return await fake.slash(member, "music", "compose", {"prompt": prompt, "length": length})
 
 
+StopBot = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture
+async def bot_in_a_process(
+    discord_fake: FakeDiscord, sandbox: RunningSandbox, workdir: Path, local_ca: LocalCA
+) -> AsyncIterator[StopBot]:
+    """`python -m bot run` as its own process, trusting the voice server's CA: what is timed
+    is the bot's own pace, not this process's (the fakes and the sandbox share it). Yields
+    how to stop it (a clean shutdown: what it was settling is settled)."""
+    env = bot_env(discord_fake, sandbox, SSL_CERT_FILE=str(local_ca.ca_file))
+    process = await start_process(env, workdir)
+
+    async def stop() -> None:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(process.communicate(), 30)
+
+    try:
+        await asyncio.wait_for(discord_fake.identified.wait(), 30)
+        yield stop
+    finally:
+        await stop()
+
+
 async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(
-    start_bot: BotFactory,
+    bot_in_a_process: StopBot,
     discord_fake: FakeDiscord,
     voice_server: VoiceServer,
     sandbox: RunningSandbox,
+    workdir: Path,
 ) -> None:
-    bot = await start_bot()
     await start_jam(discord_fake, voice_server)
     compose = await compose_in_jam(discord_fake, ALICE, "lofi piano fault:pace:4", 5)
     reference = asyncio.create_task(reference_pcm(sandbox, voice_server))
@@ -103,7 +133,8 @@ async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(
     (mp3,) = attachments_of(discord_fake, message)
     assert mp3_seconds(mp3) == pytest.approx(5.0, abs=0.15)
     assert message["embeds"][0]["footer"]["text"].startswith("Eleven Music · MP3 128 kbps")
-    assert await tracks_used(bot, ALICE) == 1
+    await bot_in_a_process()
+    assert database_rows(workdir, "SELECT state FROM quota_usage") == [("committed",)]
     stream = next(r for r in sandbox.sandbox.requests if r.path == "/v1/music/stream")
     assert stream.query["output_format"] == "pcm_48000"
     assert "prompt" in stream.body and stream.body["music_length_ms"] == 5000
@@ -130,12 +161,12 @@ def streams(sandbox: RunningSandbox) -> list[str]:
 
 
 async def test_underruns_play_silence_at_the_same_pace_never_a_burst(
-    start_bot: BotFactory,
+    bot_in_a_process: StopBot,
     discord_fake: FakeDiscord,
     voice_server: VoiceServer,
     sandbox: RunningSandbox,
+    workdir: Path,
 ) -> None:
-    await start_bot()
     await start_jam(discord_fake, voice_server)
     # Three seconds of music sent over six: the player keeps running out.
     compose = await compose_in_jam(discord_fake, ALICE, "jazz fault:pace:6", 3)
@@ -224,6 +255,19 @@ async def test_a_majority_of_listeners_skips_and_the_track_is_still_posted(
     assert len(late) < 5, "the skipped track left voice at once"
 
 
+async def playing_and_waiting(
+    fake: FakeDiscord, sandbox: RunningSandbox, length: int
+) -> tuple[Interaction, Interaction]:
+    """Alice's track playing (streamed over `length` seconds) and Bob's waiting for its turn."""
+    playing = await compose_in_jam(fake, ALICE, f"lofi fault:pace:{length}", length)
+    await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 10)
+    waiting = await compose_in_jam(fake, BOB, "bob waits", length)
+    await fake.wait_for(
+        lambda: (m := fake.original(waiting)) and "Queued in the jam" in m["content"]
+    )
+    return playing, waiting
+
+
 async def test_stopping_the_jam_refunds_what_waits_and_leaves_voice(
     start_bot: BotFactory,
     discord_fake: FakeDiscord,
@@ -232,12 +276,7 @@ async def test_stopping_the_jam_refunds_what_waits_and_leaves_voice(
 ) -> None:
     bot = await start_bot()
     await start_jam(discord_fake, voice_server)
-    playing = await compose_in_jam(discord_fake, ALICE, "lofi fault:pace:4", 4)
-    await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 10)
-    waiting = await compose_in_jam(discord_fake, BOB, "bob waits", 4)
-    await discord_fake.wait_for(
-        lambda: (m := discord_fake.original(waiting)) and "Queued in the jam" in m["content"]
-    )
+    playing, waiting = await playing_and_waiting(discord_fake, sandbox, 4)
 
     refused = await discord_fake.slash(BOB, "jam", "stop", {})
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, refused))
@@ -380,12 +419,7 @@ async def test_shutting_down_tells_the_waiting_tracks_and_delivers_the_playing_o
 ) -> None:
     bot = await start_bot()
     await start_jam(discord_fake, voice_server)
-    playing = await compose_in_jam(discord_fake, ALICE, "lofi fault:pace:2", 3)
-    await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 10)
-    waiting = await compose_in_jam(discord_fake, BOB, "bob waits", 3)
-    await discord_fake.wait_for(
-        lambda: (m := discord_fake.original(waiting)) and "Queued in the jam" in m["content"]
-    )
+    playing, waiting = await playing_and_waiting(discord_fake, sandbox, 3)
     await bot.drain(20)
     assert (
         "jam ended before your track's turn" in (await finished(discord_fake, waiting))["content"]

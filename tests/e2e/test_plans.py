@@ -54,6 +54,27 @@ async def make_plan(fake: FakeDiscord, prompt: str, length: int) -> dict[str, An
     return message
 
 
+def menu_options(picker: dict[str, Any]) -> dict[str, str]:
+    """Section index -> the custom_id of the menu that offers it."""
+    return {
+        option["value"]: item["custom_id"]
+        for row in picker["components"]
+        for item in row["components"]
+        if str(item.get("custom_id", "")).startswith("music:plan:pick:")
+        for option in item["options"]
+    }
+
+
+async def open_section_form(fake: FakeDiscord, message: dict[str, Any], value: str) -> Interaction:
+    """Press Edit section…, and pick `value` (a section's index, or `index.part` for a further
+    part of a long section) from whichever menu lists it."""
+    press = await fake.click(ALICE, message, fake.custom_id(message, "music:plan:section:"))
+    picker = await fake.wait_for(lambda: fake.original(press))
+    chosen = await fake.choose(ALICE, picker, menu_options(picker)[value], [value])
+    await fake.wait_for(lambda: chosen.modal)
+    return chosen
+
+
 def section_fields(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in message["embeds"][0]["fields"] if f["name"][0].isdigit()]
 
@@ -383,14 +404,7 @@ async def test_show_plan_is_private_and_edit_and_compose_copies_it(
     assert copy.origin == "track"
 
     # Editing the copy redraws the posted editor.
-    press = await discord_fake.click(
-        ALICE, editor, discord_fake.custom_id(editor, "music:plan:section:")
-    )
-    picker = await discord_fake.wait_for(lambda: discord_fake.original(press))
-    chosen = await discord_fake.choose(
-        ALICE, picker, discord_fake.custom_id(picker, "music:plan:pick:"), ["0"]
-    )
-    await discord_fake.wait_for(lambda: chosen.modal)
+    chosen = await open_section_form(discord_fake, editor, "0")
     await discord_fake.submit(ALICE, chosen, {"name": "Cold Open"})
     await discord_fake.wait_for(
         lambda: (
