@@ -117,6 +117,20 @@ async def bot_in_a_process(
         await stop()
 
 
+async def play_alone(
+    fake: FakeDiscord, voice: VoiceServer, sandbox: RunningSandbox, prompt: str, length: int
+) -> tuple[dict[str, Any], bytes, list[RtpPacket]]:
+    """Start a jam and play one track: its posted message (checked to hold the whole MP3),
+    the audio the sandbox streamed for it, and the packets voice received while it played."""
+    await start_jam(fake, voice)
+    compose = await compose_in_jam(fake, ALICE, prompt, length)
+    reference = asyncio.create_task(reference_pcm(sandbox, voice))
+    message = await finished(fake, compose)
+    (mp3,) = attachments_of(fake, message)
+    assert mp3_seconds(mp3) == pytest.approx(length, abs=0.15), "the MP3 is whole"
+    return message, await reference, audio_between(voice.packets)
+
+
 async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(
     bot_in_a_process: StopBot,
     discord_fake: FakeDiscord,
@@ -124,14 +138,10 @@ async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(
     sandbox: RunningSandbox,
     workdir: Path,
 ) -> None:
-    await start_jam(discord_fake, voice_server)
-    compose = await compose_in_jam(discord_fake, ALICE, "lofi piano fault:pace:4", 5)
-    reference = asyncio.create_task(reference_pcm(sandbox, voice_server))
-    message = await finished(discord_fake, compose)
-
-    # Posted afterwards: the whole track, as MP3, and charged once it was played and posted.
-    (mp3,) = attachments_of(discord_fake, message)
-    assert mp3_seconds(mp3) == pytest.approx(5.0, abs=0.15)
+    message, reference, played = await play_alone(
+        discord_fake, voice_server, sandbox, "lofi piano fault:pace:4", 5
+    )
+    # Posted afterwards (the whole MP3), and charged once it was played and posted.
     assert message["embeds"][0]["footer"]["text"].startswith("Eleven Music · MP3 128 kbps")
     await bot_in_a_process()
     assert database_rows(workdir, "SELECT state FROM quota_usage") == [("committed",)]
@@ -140,10 +150,9 @@ async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(
     assert "prompt" in stream.body and stream.body["music_length_ms"] == 5000
 
     # Heard in voice: the track's audio, in order, at 20 ms a frame.
-    played = audio_between(voice_server.packets)
     assert_paced(played)
     heard = samples(heard_pcm(played), channels=2)
-    track = samples(await reference)
+    track = samples(reference)
     # Opus delays what it encodes by a few milliseconds: the very end is never heard.
     found = follow(track[: -RATE // 50], heard)
     assert all(score >= 0.9 for _, score in found), [round(s, 2) for _, s in found]
@@ -167,21 +176,16 @@ async def test_underruns_play_silence_at_the_same_pace_never_a_burst(
     sandbox: RunningSandbox,
     workdir: Path,
 ) -> None:
-    await start_jam(discord_fake, voice_server)
     # Three seconds of music sent over six: the player keeps running out.
-    compose = await compose_in_jam(discord_fake, ALICE, "jazz fault:pace:6", 3)
-    reference = asyncio.create_task(reference_pcm(sandbox, voice_server))
-    message = await finished(discord_fake, compose)
-    (mp3,) = attachments_of(discord_fake, message)
-    assert mp3_seconds(mp3) == pytest.approx(3.0, abs=0.15), "the MP3 is whole"
-
-    played = audio_between(voice_server.packets)
+    _, reference, played = await play_alone(
+        discord_fake, voice_server, sandbox, "jazz fault:pace:6", 3
+    )
     assert_paced(played)
     assert FRAME_S * len(played) > 5.0, "the underruns were filled with silence, in time"
     # Between the silences, the track's audio, each piece right after the one before.
     runs = sounding_runs(samples(heard_pcm(played), channels=2))
     assert len(runs) > 3, "the player ran out and waited, several times"
-    placed = place_runs(samples(await reference), runs)
+    placed = place_runs(samples(reference), runs)
     assert all(score >= 0.9 for _, score in placed), [round(s, 2) for _, s in placed]
     ends = [at + len(run) for (at, _), run in zip(placed, runs, strict=True)]
     starts = [at for at, _ in placed]
