@@ -68,25 +68,27 @@ def follow(
     return found
 
 
-def sounding_runs(
-    heard: np.ndarray, *, frame: int = 960, quiet: float = 1000.0
-) -> list[np.ndarray]:
-    """What was heard between silences: runs of 20 ms frames louder than `quiet` (RMS; the
-    sandbox's music is around 5,000, the codec's ringing after it stops a few hundred), each
-    without its first and last frame (where the codec blends sound and silence)."""
-    frames = len(heard) // frame
-    loud = [
-        float(np.sqrt(np.mean(heard[n * frame : (n + 1) * frame] ** 2))) > quiet
-        for n in range(frames)
-    ]
+# sounding_runs looks at 5 ms windows and drops 10 ms at both ends of each run.
+RUN_WINDOW = RATE // 200
+RUN_TRIM = 2 * RUN_WINDOW
+
+
+def sounding_runs(heard: np.ndarray, *, quiet: float = 1000.0) -> list[np.ndarray]:
+    """What was heard between silences: runs of 5 ms windows louder than `quiet` (RMS; the
+    sandbox's music is around 5,000), at least 60 ms long, each without 10 ms at either end
+    (where the codec blends sound and silence). Windows this short see even a one-frame
+    underrun: the codec's tail fills only the first few milliseconds of a silent frame."""
+    count = len(heard) // RUN_WINDOW
+    windows = heard[: count * RUN_WINDOW].reshape(count, RUN_WINDOW)
+    loud = [*(np.sqrt(np.mean(windows**2, axis=1)) > quiet), False]
     runs: list[np.ndarray] = []
     start = None
-    for n, is_loud in enumerate([*loud, False]):
+    for n, is_loud in enumerate(loud):
         if is_loud and start is None:
             start = n
         elif not is_loud and start is not None:
-            if n - start >= 4:
-                runs.append(heard[(start + 1) * frame : (n - 1) * frame])
+            if n - start >= 12:
+                runs.append(heard[start * RUN_WINDOW + RUN_TRIM : n * RUN_WINDOW - RUN_TRIM])
             start = None
     return runs
 

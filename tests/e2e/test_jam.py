@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.audio import RATE, follow, mp3_seconds, place_runs, samples, sounding_runs
+from tests.audio import RATE, RUN_TRIM, follow, mp3_seconds, place_runs, samples, sounding_runs
 from tests.conftest import RunningSandbox
 from tests.e2e.conftest import BotFactory
 from tests.e2e.test_compose import attachments_of, ephemeral_reply, finished
@@ -186,13 +186,18 @@ async def test_underruns_play_silence_at_the_same_pace_never_a_burst(
     runs = sounding_runs(samples(heard_pcm(played), channels=2))
     assert len(runs) > 3, "the player ran out and waited, several times"
     placed = place_runs(samples(reference), runs)
-    assert all(score >= 0.9 for _, score in placed), [round(s, 2) for _, s in placed]
+    assert all(score >= 0.9 for _, score in placed), str(
+        [(round(s, 2), len(r) // 960) for (_, s), r in zip(placed, runs, strict=True)]
+    )
     ends = [at + len(run) for (at, _), run in zip(placed, runs, strict=True)]
     starts = [at for at, _ in placed]
     steps = [start - end for end, start in zip(ends, starts[1:], strict=False)]
     assert all(step >= -2 for step in steps), f"in order, nothing played twice: {steps}"
-    # Each run was trimmed of a frame at either end.
-    assert sum(len(run) + 2 * 960 for run in runs) > 0.9 * 3 * RATE, "the track was heard"
+    # From its start to its end; most of it in runs long enough to place (each trimmed at
+    # either end, and the music's own quiet moments split some).
+    assert starts[0] < RATE // 10 and ends[-1] > 2.8 * RATE, (starts[0], ends[-1])
+    heard_of_it = sum(len(run) + 2 * RUN_TRIM for run in runs)
+    assert heard_of_it > 0.75 * 3 * RATE, f"the track was heard: {heard_of_it / RATE:.2f} s"
 
 
 async def test_the_jam_plays_members_in_turn_and_shows_its_queue(
