@@ -174,7 +174,6 @@ async def test_underruns_play_silence_at_the_same_pace_never_a_burst(
     discord_fake: FakeDiscord,
     voice_server: VoiceServer,
     sandbox: RunningSandbox,
-    workdir: Path,
 ) -> None:
     # Three seconds of music sent over six: the player keeps running out.
     _, reference, played = await play_alone(
