@@ -148,13 +148,13 @@ def _health(settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import run_bot
+    from bot.launcher import run_bot
 
     return await run_bot(settings, sandbox=args.sandbox)
 
 
 async def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import sync_commands
+    from bot.launcher import sync_commands
 
     return await sync_commands(settings, guild_id=args.guild)
 

@@ -1,94 +1,29 @@
-"""Finished track -> Discord: an MP3 that fits the upload limit, and a way to post it late."""
+"""Discord delivery: the progress message a compose reports to, the report that falls back to
+a channel post after the 15-minute token, and finding a track a stopped process had posted."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import re
-import unicodedata
-from collections.abc import AsyncIterator
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import discord
 
-from bot.music.models import OutputFormat
+from bot.ui import text
 from bot.ui.buttons import RegenerateButton
 
 log = logging.getLogger(__name__)
 
-# Best first. 192 kbps needs a higher ElevenLabs tier, so 128 (the API's own default) leads.
-MP3_CHOICES: tuple[tuple[OutputFormat, int], ...] = (
-    ("mp3_44100_128", 128),
-    ("mp3_44100_96", 96),
-    ("mp3_44100_64", 64),
-)
-_CONTAINER_BYTES = 16 * 1024
 _EXPIRED_TOKEN_CODES = {50027, 10015}
-
-
-def estimated_mp3_bytes(seconds: float, kbps: int) -> int:
-    """CBR size with a margin for frame padding and tags."""
-    return int(seconds * kbps * 1000 / 8 * 1.02) + _CONTAINER_BYTES
-
-
-def pick_output_format(seconds: float, limit_bytes: int) -> OutputFormat | None:
-    """The best MP3 format whose file for `seconds` fits `limit_bytes`, or None."""
-    for output_format, kbps in MP3_CHOICES:
-        if estimated_mp3_bytes(seconds, kbps) <= limit_bytes:
-            return output_format
-    return None
-
-
-def longest_fitting_seconds(limit_bytes: int) -> int:
-    """The longest track (whole seconds) that fits at the lowest bitrate offered."""
-    _, kbps = MP3_CHOICES[-1]
-    return max(0, int((limit_bytes - _CONTAINER_BYTES) / (kbps * 1000 / 8 * 1.02)))
-
-
-def track_filename(title: str | None, prompt: str) -> str:
-    """A safe file name from the title, or the prompt: `[a-z0-9-]` plus `.mp3`."""
-    for source in (title, prompt):
-        if not source:
-            continue
-        ascii_text = unicodedata.normalize("NFKD", source).encode("ascii", "ignore").decode()
-        slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
-        if slug:
-            return f"{slug}.mp3"
-    return "track.mp3"
 
 
 def is_expired_token(error: discord.HTTPException) -> bool:
     return error.code in _EXPIRED_TOKEN_CODES or error.status == 401
-
-
-class UploadBudget:
-    """At most `limit` bytes of tracks uploading at once.
-
-    When a whole jam finishes together, every upload's buffers would be held at the same
-    moment. Counting bytes, not uploads, lets a hundred short tracks go at once while only a
-    few ten-minute ones do; a track larger than the budget waits for all of it.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._used = 0
-        self._changed = asyncio.Condition()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, size: int) -> AsyncIterator[None]:
-        size = min(size, self.limit)
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._used + size <= self.limit)
-            self._used += size
-        try:
-            yield
-        finally:
-            async with self._changed:
-                self._used -= size
-                self._changed.notify_all()
 
 
 @dataclass
@@ -184,3 +119,114 @@ async def post_late(
         ),
         **fields,
     )
+
+
+class ProgressReporter:
+    """Shows the place in line, then "Composing… N s": one edit per interval at most.
+
+    In a busy jam every start moves everyone's place; the updates are coalesced so each
+    message shows its latest place without an edit per move. The Composer's JobListener.
+    """
+
+    def __init__(
+        self,
+        progress: ProgressMessage,
+        headline: str,
+        length_s: float,
+        interval: float,
+        *,
+        playing_in: int | None = None,
+    ) -> None:
+        self._progress = progress
+        self._headline = headline
+        self._length_s = length_s
+        self._interval = interval
+        # A jam's voice channel: the track plays there as it is composed.
+        self._playing_in = playing_in
+        self._position: int | None = None
+        self._started_at: float | None = None
+        self._changed = asyncio.Event()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def queued(self, position: int) -> None:
+        self._position = position
+        self._wake()
+
+    async def started(self) -> None:
+        self._started_at = time.monotonic()
+        # Started at once: Discord already shows "thinking…", so the first "Composing…" can
+        # wait an interval (a quick track needs no edit at all).
+        self._wake(delay=self._interval if self._position is None else 0.0)
+
+    def _wake(self, delay: float = 0.0) -> None:
+        self._changed.set()
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick(delay))
+
+    def _text(self) -> str:
+        elapsed = None if self._started_at is None else time.monotonic() - self._started_at
+        return text.progress(
+            self._headline,
+            self._length_s,
+            position=self._position,
+            elapsed_s=elapsed,
+            playing_in=self._playing_in,
+        )
+
+    async def _tick(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        shown = None
+        while True:
+            self._changed.clear()
+            content = self._text()
+            if content != shown:
+                if not await self._progress.try_edit(content=content):
+                    return  # the token expired: delivery will post to the channel instead
+                shown = content
+            await asyncio.sleep(self._interval)
+            if self._started_at is None:
+                await self._changed.wait()
+
+    async def stop(self) -> None:
+        """Before any final message, so no progress edit lands after it."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+
+
+async def report(
+    progress: ProgressMessage,
+    *,
+    late_note: str = text.LATE_NOTE,
+    attachments: Callable[[], list[discord.File]] | None = None,
+    **fields: Any,
+) -> bool:
+    """Edit the progress message; when that fails (the token expired after 15 minutes, or
+    Discord refused the edit), post to the channel with the bot's own token instead."""
+    interaction = progress.interaction
+    if not interaction.is_expired():
+        try:
+            files = {"attachments": attachments()} if attachments is not None else {}
+            await progress.edit(**fields, **files)
+            return True
+        except discord.HTTPException as exc:
+            if not is_expired_token(exc):
+                log.warning(
+                    "could not edit in channel %s (%s); posting instead",
+                    interaction.channel_id,
+                    exc,
+                )
+    channel = interaction.channel
+    if not isinstance(channel, discord.abc.Messageable):
+        log.error("the token expired and channel %s is unknown", interaction.channel_id)
+        return False
+    late: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+    if attachments is not None:
+        late["files"] = attachments()
+    try:
+        await post_late(channel, interaction.user, late_note, **late)
+    except discord.HTTPException as exc:
+        log.error("could not post to channel %s: %s", interaction.channel_id, exc)
+        return False
+    return True

@@ -1,4 +1,5 @@
-"""The command tree: the one place app-command errors become a sentence for the member."""
+"""The command tree: the one place app-command errors become a sentence for the member, the one
+way to reply privately, and who a member is to the core."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import logging
 
 import discord
 from discord import app_commands
+
+from bot.core.requester import Requester
+from bot.ui import text
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +29,65 @@ class MusicTree(app_commands.CommandTree):
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=error)
-            message = "Something went wrong. It has been logged; please try again."
+            message = text.SOMETHING_WENT_WRONG
         await send_ephemeral(interaction, message)
 
 
-async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Reply privately whether or not the interaction was already answered."""
+async def send_ephemeral(
+    interaction: discord.Interaction, message: str, *, view: discord.ui.View | None = None
+) -> None:
+    """Reply privately whether or not the interaction was already answered: the one way."""
     mentions = discord.AllowedMentions.none()
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True, allowed_mentions=mentions)
+            if view is not None:
+                await interaction.followup.send(
+                    message, ephemeral=True, allowed_mentions=mentions, view=view
+                )
+            else:
+                await interaction.followup.send(message, ephemeral=True, allowed_mentions=mentions)
         else:
             await interaction.response.send_message(
-                message, ephemeral=True, allowed_mentions=mentions
+                message,
+                ephemeral=True,
+                allowed_mentions=mentions,
+                view=view or discord.utils.MISSING,
             )
     except discord.HTTPException as exc:
         log.warning("could not tell the member about an error: %s", exc)
+
+
+def requester(interaction: discord.Interaction) -> Requester:
+    """The member behind an interaction, as the core sees them (in a server channel)."""
+    member = interaction.user
+    roles: tuple[int, ...] = ()
+    moderator = False
+    if isinstance(member, discord.Member):
+        roles = tuple(r.id for r in member.roles)
+        moderator = member.guild_permissions.manage_guild
+    return Requester(
+        guild_id=interaction.guild_id or 0,
+        channel_id=interaction.channel_id or 0,
+        user_id=member.id,
+        role_ids=roles,
+        moderator=moderator,
+    )
+
+
+def _is_moderator(interaction: discord.Interaction) -> bool:
+    if not requester(interaction).moderator:
+        raise app_commands.MissingPermissions(["manage_guild"])
+    return True
+
+
+# A moderator-only command: the same rule (Manage Server) the core's Requester carries.
+moderator = app_commands.check(_is_moderator)
+
+
+def upload_limit(interaction: discord.Interaction) -> int:
+    """The largest file the bot may post here: the interaction's limit, and the guild's for
+    the fallback post after the token expires."""
+    limit = interaction.filesize_limit
+    if interaction.guild is not None:
+        limit = min(limit, interaction.guild.filesize_limit)
+    return limit

@@ -1,9 +1,10 @@
-"""Discord voice: what it needs on this machine, and a PCM stream as discord.py's audio source."""
+"""Discord voice: what it needs on this machine, and the jam's Speaker over a VoiceClient."""
 
 from __future__ import annotations
 
 import ctypes.util
 import logging
+from collections.abc import Callable
 
 import discord
 
@@ -42,3 +43,34 @@ class FifoSource(discord.AudioSource):
 
     def is_opus(self) -> bool:
         return False
+
+
+class VoiceSpeaker:
+    """The jam's Speaker port over discord.py's VoiceClient."""
+
+    def __init__(self, voice: discord.VoiceClient) -> None:
+        self.voice = voice
+
+    @property
+    def bitrate_kbps(self) -> int:
+        return self.voice.channel.bitrate // 1000
+
+    def is_connected(self) -> bool:
+        return self.voice.is_connected()
+
+    def is_playing(self) -> bool:
+        return self.voice.is_playing()
+
+    def play(
+        self, fifo: PcmFifo, *, bitrate_kbps: int, after: Callable[[Exception | None], None]
+    ) -> None:
+        self.voice.play(FifoSource(fifo), after=after, bitrate=bitrate_kbps, signal_type="music")
+
+    def stop(self) -> None:
+        self.voice.stop()
+
+    async def disconnect(self) -> None:
+        try:
+            await self.voice.disconnect(force=True)
+        except (TimeoutError, discord.HTTPException) as exc:
+            log.warning("could not leave voice cleanly: %s", exc)

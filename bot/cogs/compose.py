@@ -1,26 +1,29 @@
-"""`/music compose` and `/music plan`: thin; the work is in ComposeFlow and PlanFlow."""
+"""`/music compose` and `/music plan`: the option schema and autocomplete. The conversation is
+the Tracks cog's, plans the Plans cog's."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.flow import MAX_SECONDS, MIN_SECONDS, ComposeFlow
+from bot.core.orders import MAX_SECONDS, MIN_SECONDS
+from bot.core.plans import PlanFile, PlanService
+from bot.core.refusals import Refused
 from bot.music.models import PROMPT_MAX_CHARS
-from bot.plan_flow import PlanFlow
+from bot.tree import requester, send_ephemeral
+from bot.ui import text
 
-if TYPE_CHECKING:
-    from bot.app import MusicBot
+from .plans import PlansCog
+from .tracks import TracksCog
 
 
 @app_commands.guild_only()
 class ComposeCog(commands.GroupCog, group_name="music", group_description="Compose music"):
-    def __init__(self, compose_flow: ComposeFlow, plan_flow: PlanFlow) -> None:
-        self.compose_flow = compose_flow
-        self.plan_flow = plan_flow
+    def __init__(self, plans: PlanService, tracks: TracksCog, plans_cog: PlansCog) -> None:
+        self._plans = plans
+        self._tracks = tracks
+        self._plans_cog = plans_cog
         super().__init__()
 
     @app_commands.command(
@@ -35,29 +38,31 @@ class ComposeCog(commands.GroupCog, group_name="music", group_description="Compo
     )
     async def compose(
         self,
-        interaction: discord.Interaction[MusicBot],
+        interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS] | None = None,
         length: app_commands.Range[int, MIN_SECONDS, MAX_SECONDS] | None = None,
         instrumental: bool = False,
         plan: str | None = None,
         plan_file: discord.Attachment | None = None,
     ) -> None:
-        order = await self.plan_flow.order_for(
-            interaction,
+        order = await self._plans.order_for(
+            requester(interaction),
             prompt=prompt,
             length_s=length,
             instrumental=instrumental,
             plan_id=plan,
-            plan_upload=plan_file,
+            plan_file=PlanFile(plan_file.url, plan_file.size) if plan_file is not None else None,
         )
-        if order is not None:
-            await self.compose_flow.compose(interaction, order)
+        if isinstance(order, Refused):
+            await send_ephemeral(interaction, text.refusal(order.reason))
+            return
+        await self._tracks.compose(interaction, order)
 
     @compose.autocomplete("plan")
     async def _plan_choices(
-        self, interaction: discord.Interaction[MusicBot], current: str
+        self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await self.plan_flow.choices(interaction, current)
+        return await self._plans_cog.choices(interaction, current)
 
     @app_commands.command(name="plan", description="Plan a track's sections before composing it")
     @app_commands.describe(
@@ -66,8 +71,8 @@ class ComposeCog(commands.GroupCog, group_name="music", group_description="Compo
     )
     async def plan(
         self,
-        interaction: discord.Interaction[MusicBot],
+        interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS],
         length: app_commands.Range[int, MIN_SECONDS, MAX_SECONDS],
     ) -> None:
-        await self.plan_flow.create(interaction, prompt, length)
+        await self._plans_cog.create(interaction, prompt, length)

@@ -7,7 +7,6 @@ must stay open to everyone, so every moderator subcommand also checks Manage Ser
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -15,14 +14,10 @@ from discord.ext import commands
 
 from bot.store.audit import AuditLog
 from bot.store.quotas import QuotaLedger, Scope
-from bot.tree import send_ephemeral
+from bot.tree import moderator, send_ephemeral
 from bot.ui.text import duration, inert, quota_summary
 
-if TYPE_CHECKING:
-    from bot.app import MusicBot
-
 log = logging.getLogger(__name__)
-moderator = app_commands.checks.has_permissions(manage_guild=True)
 
 
 def _role_ids(member: discord.Member | discord.User) -> list[int]:
@@ -37,7 +32,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         super().__init__()
 
     @app_commands.command(name="me", description="How much music you can still compose here")
-    async def me(self, interaction: discord.Interaction[MusicBot]) -> None:
+    async def me(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         status = await self.quotas.status(
             interaction.guild_id, interaction.user.id, _role_ids(interaction.user)
@@ -60,7 +55,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     @moderator
     async def set_quota(
         self,
-        interaction: discord.Interaction[MusicBot],
+        interaction: discord.Interaction,
         member: discord.Member | None = None,
         role: discord.Role | None = None,
         tracks: app_commands.Range[int, 0, 10_000] | None = None,
@@ -122,9 +117,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     @app_commands.command(name="show", description="A member's quota and usage")
     @app_commands.rename(member="user")
     @moderator
-    async def show(
-        self, interaction: discord.Interaction[MusicBot], member: discord.Member
-    ) -> None:
+    async def show(self, interaction: discord.Interaction, member: discord.Member) -> None:
         assert interaction.guild_id is not None
         status = await self.quotas.status(interaction.guild_id, member.id, _role_ids(member))
         text = quota_summary(status, about_someone_else=True)
@@ -133,9 +126,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     @app_commands.command(name="reset", description="Give a member their whole quota back")
     @app_commands.rename(member="user")
     @moderator
-    async def reset(
-        self, interaction: discord.Interaction[MusicBot], member: discord.Member
-    ) -> None:
+    async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         assert interaction.guild_id is not None
         wiped = await self.quotas.reset(
             interaction.guild_id, member.id, actor_id=interaction.user.id
@@ -147,7 +138,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     @moderator
     async def block(
         self,
-        interaction: discord.Interaction[MusicBot],
+        interaction: discord.Interaction,
         member: discord.Member,
         reason: app_commands.Range[str, 0, 200] = "",
     ) -> None:
@@ -161,9 +152,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     @app_commands.command(name="unblock", description="Let a blocked member compose again")
     @app_commands.rename(member="user")
     @moderator
-    async def unblock(
-        self, interaction: discord.Interaction[MusicBot], member: discord.Member
-    ) -> None:
+    async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         assert interaction.guild_id is not None
         if await self.quotas.unblock(interaction.guild_id, member.id, actor_id=interaction.user.id):
             await self._done(interaction, f"Unblocked {member.mention}.")
@@ -175,7 +164,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     @moderator
     async def log_channel(
         self,
-        interaction: discord.Interaction[MusicBot],
+        interaction: discord.Interaction,
         channel: discord.TextChannel | None = None,
     ) -> None:
         assert interaction.guild_id is not None
@@ -185,7 +174,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         where = channel.mention if channel else "nowhere"
         await self._done(interaction, f"Quota actions will be posted to {where}.")
 
-    async def _done(self, interaction: discord.Interaction[MusicBot], summary: str) -> None:
+    async def _done(self, interaction: discord.Interaction, summary: str) -> None:
         """Confirm to the moderator, then post to the log channel when one is set."""
         await send_ephemeral(interaction, f"✅ {summary}")
         assert interaction.guild is not None

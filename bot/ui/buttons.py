@@ -1,26 +1,57 @@
 """Buttons and menus that keep working after a restart: the custom_id names a database row, and
 the row holds the state (a suggested prompt, an interrupted job, a plan, a posted track).
 
-Each item only forwards the press to a flow; who may press it is the flow's decision.
+Each item only forwards the press to the cog that handles its family; who may press it is the
+core's decision. A family declares the Protocol its cog meets and finds the cog by name with
+`interaction.client.get_cog(...)`, so ui/ imports no cog.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import discord
 
 from bot.music.plans import PlanSection
 from bot.music.text import displayable
 
+from .handlers import JAM_COG, PLANS_COG, TRACKS_COG, Interaction, handler
 from .modals import part_label, section_parts
 from .text import duration
 
-if TYPE_CHECKING:
-    from bot.app import MusicBot
-
 _ROW_ID = r"(?P<id>[0-9a-f]{32})"
+
+
+class TrackButtons(Protocol):
+    """The cog behind the buttons under a track, a suggestion or an interrupted job."""
+
+    async def use_suggestion(self, interaction: Interaction, suggestion_id: str) -> None: ...
+    async def retry(self, interaction: Interaction, job_id: str) -> None: ...
+    async def regenerate(self, interaction: Interaction, track_id: str) -> None: ...
+    async def extend(self, interaction: Interaction, track_id: str) -> None: ...
+    async def pick_redo_section(self, interaction: Interaction, track_id: str) -> None: ...
+    async def redo_section(self, interaction: Interaction, track_id: str, index: int) -> None: ...
+
+
+class PlanButtons(Protocol):
+    """The cog behind the buttons under a plan, and Show plan / Edit & compose."""
+
+    async def compose_plan(self, interaction: Interaction, plan_id: str) -> None: ...
+    async def pick_section(self, interaction: Interaction, plan_id: str) -> None: ...
+    async def open_section(
+        self, interaction: Interaction, plan_id: str, index: int, part: int
+    ) -> None: ...
+    async def open_styles(self, interaction: Interaction, plan_id: str) -> None: ...
+    async def show_track_plan(self, interaction: Interaction, track_id: str) -> None: ...
+    async def edit_track_plan(self, interaction: Interaction, track_id: str) -> None: ...
+
+
+class JamButtons(Protocol):
+    """The cog behind a jam's now-playing buttons."""
+
+    async def skip_pressed(self, interaction: Interaction) -> None: ...
+    async def stop_pressed(self, interaction: Interaction) -> None: ...
 
 
 class _RowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
@@ -46,7 +77,7 @@ class _RowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)
     @classmethod
     async def from_custom_id(  # type: ignore[override]
         cls,
-        interaction: discord.Interaction[MusicBot],
+        interaction: Interaction,
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
@@ -56,6 +87,18 @@ class _RowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)
     @classmethod
     def as_view(cls, row_id: str, *, disabled: bool = False) -> discord.ui.View:
         return row_view(cls(row_id, disabled=disabled))
+
+
+def _tracks(interaction: Interaction) -> TrackButtons:
+    return cast(TrackButtons, handler(interaction, TRACKS_COG))
+
+
+def _plans(interaction: Interaction) -> PlanButtons:
+    return cast(PlanButtons, handler(interaction, PLANS_COG))
+
+
+def _jam(interaction: Interaction) -> JamButtons:
+    return cast(JamButtons, handler(interaction, JAM_COG))
 
 
 MENU_OPTIONS = 25  # Discord's most options in one select menu
@@ -95,7 +138,7 @@ class _SectionMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"(?
     @classmethod
     async def from_custom_id(  # type: ignore[override]
         cls,
-        interaction: discord.Interaction[MusicBot],
+        interaction: Interaction,
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
@@ -145,8 +188,8 @@ class UseSuggestionButton(_RowButton, template=rf"music:suggest:{_ROW_ID}"):
     emoji = "🎵"
     style = discord.ButtonStyle.primary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.use_suggestion(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _tracks(interaction).use_suggestion(interaction, self.row_id)
 
 
 class RetryButton(_RowButton, template=rf"music:retry:{_ROW_ID}"):
@@ -155,8 +198,8 @@ class RetryButton(_RowButton, template=rf"music:retry:{_ROW_ID}"):
     emoji = "🔁"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.retry(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _tracks(interaction).retry(interaction, self.row_id)
 
 
 # -- under a plan -------------------------------------------------------------------------------
@@ -168,8 +211,8 @@ class ComposePlanButton(_RowButton, template=rf"music:plan:compose:{_ROW_ID}"):
     emoji = "🎵"
     style = discord.ButtonStyle.primary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.plan_flow.compose(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _plans(interaction).compose_plan(interaction, self.row_id)
 
 
 class EditSectionButton(_RowButton, template=rf"music:plan:section:{_ROW_ID}"):
@@ -178,8 +221,8 @@ class EditSectionButton(_RowButton, template=rf"music:plan:section:{_ROW_ID}"):
     emoji = "✏️"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.plan_flow.pick_section(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _plans(interaction).pick_section(interaction, self.row_id)
 
 
 class EditStylesButton(_RowButton, template=rf"music:plan:styles:{_ROW_ID}"):
@@ -188,17 +231,17 @@ class EditStylesButton(_RowButton, template=rf"music:plan:styles:{_ROW_ID}"):
     emoji = "🎚️"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.plan_flow.open_styles(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _plans(interaction).open_styles(interaction, self.row_id)
 
 
 class EditSectionMenu(_SectionMenu, template=rf"music:plan:pick:{_ROW_ID}(?::\d+)?"):
     prefix = "music:plan:pick"
     placeholder = "Choose the section to edit"
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         index, part = self.chosen(interaction)
-        await interaction.client.plan_flow.open_section(interaction, self.row_id, index, part)
+        await _plans(interaction).open_section(interaction, self.row_id, index, part)
 
     @classmethod
     def for_plan(cls, plan_id: str, sections: list[PlanSection]) -> discord.ui.View:
@@ -234,8 +277,8 @@ class RegenerateButton(_RowButton, template=rf"music:track:again:{_ROW_ID}"):
     emoji = "🎲"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.regenerate(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _tracks(interaction).regenerate(interaction, self.row_id)
 
 
 class ShowPlanButton(_RowButton, template=rf"music:track:plan:{_ROW_ID}"):
@@ -244,8 +287,8 @@ class ShowPlanButton(_RowButton, template=rf"music:track:plan:{_ROW_ID}"):
     emoji = "📋"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.plan_flow.show_track_plan(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _plans(interaction).show_track_plan(interaction, self.row_id)
 
 
 class ExtendButton(_RowButton, template=rf"music:track:extend:{_ROW_ID}"):
@@ -254,8 +297,8 @@ class ExtendButton(_RowButton, template=rf"music:track:extend:{_ROW_ID}"):
     emoji = "➕"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.extend(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _tracks(interaction).extend(interaction, self.row_id)
 
 
 class RedoSectionButton(_RowButton, template=rf"music:track:redo:{_ROW_ID}"):
@@ -264,17 +307,17 @@ class RedoSectionButton(_RowButton, template=rf"music:track:redo:{_ROW_ID}"):
     emoji = "🔂"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.compose_flow.pick_redo_section(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _tracks(interaction).pick_redo_section(interaction, self.row_id)
 
 
 class RedoSectionMenu(_SectionMenu, template=rf"music:track:redopick:{_ROW_ID}(?::\d+)?"):
     prefix = "music:track:redopick"
     placeholder = "Choose the section to compose again"
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         index, _ = self.chosen(interaction)
-        await interaction.client.compose_flow.redo_section(interaction, self.row_id, index)
+        await _tracks(interaction).redo_section(interaction, self.row_id, index)
 
     @classmethod
     def for_track(cls, track_id: str, sections: list[PlanSection]) -> discord.ui.View:
@@ -288,8 +331,8 @@ class EditAndComposeButton(_RowButton, template=rf"music:track:edit:{_ROW_ID}"):
     emoji = "✏️"
     style = discord.ButtonStyle.primary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.plan_flow.edit_track_plan(interaction, self.row_id)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _plans(interaction).edit_track_plan(interaction, self.row_id)
 
 
 def track_view(
@@ -317,8 +360,8 @@ class JamSkipButton(_RowButton, template=rf"jam:skip:{_GUILD_ID}"):
     emoji = "⏭️"
     style = discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.jam_flow.skip(interaction)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _jam(interaction).skip_pressed(interaction)
 
 
 class JamStopButton(_RowButton, template=rf"jam:stop:{_GUILD_ID}"):
@@ -327,8 +370,8 @@ class JamStopButton(_RowButton, template=rf"jam:stop:{_GUILD_ID}"):
     emoji = "⏹️"
     style = discord.ButtonStyle.danger
 
-    async def callback(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.jam_flow.stop(interaction)
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _jam(interaction).stop_pressed(interaction)
 
 
 def jam_view(guild_id: int) -> discord.ui.View:

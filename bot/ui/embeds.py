@@ -6,6 +6,9 @@ Discord's limits: 256 title, 4096 description, 25 fields of 256/1024, 6000 in to
 
 from __future__ import annotations
 
+import io
+import json
+
 import discord
 
 from bot.music import SongMetadata
@@ -21,6 +24,12 @@ MAX_FIELDS = 25
 # Room kept for what Discord counts that we do not size exactly (a safety margin).
 _MARGIN = 100
 _LYRICS_PREVIEW = 700
+
+
+def plan_file(plan: Plan) -> discord.File:
+    """The whole plan in the API's JSON, for when the embed cannot show all of it."""
+    data = json.dumps(plan.to_wire(), indent=2, ensure_ascii=False).encode()
+    return discord.File(io.BytesIO(data), filename="plan.json")
 
 
 def embed_size(embed: discord.Embed) -> int:

@@ -11,16 +11,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 import discord
 
 from bot.music.models import LINE_MAX_CHARS, MAX_LINES
 from bot.music.plans import NAME_MAX_CHARS, PlanSection
-from bot.tree import send_ephemeral
 
-if TYPE_CHECKING:
-    from bot.app import MusicBot
+from . import text
+from .handlers import PLANS_COG, Interaction, handler
+
+
+class PlanForms(Protocol):
+    async def save_section(
+        self, interaction: Interaction, plan_id: str, index: int, values: dict[str, str]
+    ) -> None: ...
+
+    async def save_styles(
+        self, interaction: Interaction, plan_id: str, *, styles: str, avoid: str
+    ) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +171,14 @@ class _Form(discord.ui.Modal):
         }
 
     async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[MusicBot], error: Exception, /
+        self, interaction: Interaction, error: Exception, /
     ) -> None:
         log.error("form %s failed", type(self).__name__, exc_info=error)
-        await send_ephemeral(
-            interaction, "Something went wrong. It has been logged; please try again."
-        )
+        message = text.SOMETHING_WENT_WRONG
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
 
 
 class SectionForm(_Form):
@@ -178,8 +190,8 @@ class SectionForm(_Form):
         super().__init__(title, parts[part - 1])
         self.plan_id, self.index = plan_id, index
 
-    async def on_submit(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
-        await interaction.client.plan_flow.save_section(
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await cast(PlanForms, handler(interaction, PLANS_COG)).save_section(
             interaction, self.plan_id, self.index, self.values()
         )
 
@@ -201,8 +213,8 @@ class StylesForm(_Form):
         )
         self.plan_id = plan_id
 
-    async def on_submit(self, interaction: discord.Interaction[MusicBot]) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         values = self.values()
-        await interaction.client.plan_flow.save_styles(
+        await cast(PlanForms, handler(interaction, PLANS_COG)).save_styles(
             interaction, self.plan_id, styles=values["styles"], avoid=values["avoid"]
         )

@@ -12,7 +12,8 @@ import aiohttp
 import httpx
 import pytest
 
-from bot.app import MusicBot, build_bot
+from bot.app import MusicBot
+from bot.launcher import build_bot
 from bot.config import Settings
 from bot.music import MusicClient
 from tests.conftest import FAST_RETRY, RunningSandbox

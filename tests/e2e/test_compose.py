@@ -281,7 +281,7 @@ async def test_a_refused_upload_is_explained_and_not_charged(
     assert "Discord refused the upload" in message["content"]
     assert not message["attachments"] and not message["embeds"]
     assert [r.status for r in discord_fake.sent("POST", r"/channels/\d+/messages$")] == [413]
-    status = await bot.quotas.status(GUILD_ID, ALICE.id, [])
+    status = await bot.services.quotas.status(GUILD_ID, ALICE.id, [])
     assert status.tracks_used == 0
 
 

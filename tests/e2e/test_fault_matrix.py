@@ -86,13 +86,13 @@ FAULTS = {
 
 
 async def ledger(bot: MusicBot) -> list[str]:
-    return await bot.database.read(
+    return await bot.services.database.read(
         lambda connection: list(connection.execute(select(quota_usage.c.state)).scalars())
     )
 
 
 async def job_states(bot: MusicBot) -> list[str]:
-    return await bot.database.read(
+    return await bot.services.database.read(
         lambda connection: list(connection.execute(select(jobs.c.state)).scalars())
     )
 
@@ -147,13 +147,13 @@ async def test_fault(
 def watch_settling(bot: MusicBot) -> asyncio.Event:
     """An event set once the bot has settled a job (its row and its quota, together)."""
     settled = asyncio.Event()
-    finish = bot.composer.finish
+    finish = bot.services.composer.finish
 
     async def finish_and_tell(job_id: str, *, delivered: bool, error: str | None = None) -> None:
         await finish(job_id, delivered=delivered, error=error)
         settled.set()
 
-    bot.composer.finish = finish_and_tell  # type: ignore[method-assign]
+    bot.services.composer.finish = finish_and_tell  # type: ignore[method-assign]
     return settled
 
 

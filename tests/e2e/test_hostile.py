@@ -234,7 +234,7 @@ async def test_editing_a_section_with_the_longest_lyrics_loses_no_line(
     lines = plan["sections"][0]["lines"]
     assert len("\n".join(lines)) > 4000, "more than one Discord text input holds"
     message = await editable_plan(discord_fake, plan)
-    (listing,) = await bot.plans.recent(int(message["guild_id"]), ALICE.id)
+    (listing,) = await bot.services.plan_store.recent(int(message["guild_id"]), ALICE.id)
 
     press = await discord_fake.click(
         ALICE, message, discord_fake.custom_id(message, "music:plan:section:")
@@ -254,7 +254,7 @@ async def test_editing_a_section_with_the_longest_lyrics_loses_no_line(
         lambda: "Renamed" in json.dumps(discord_fake.messages[int(message["id"])]["embeds"])
     )
     await discord_fake.wait_for(lambda: renamed.acknowledged)
-    stored = await bot.plans.get(listing.id)
+    stored = await bot.services.plan_store.get(listing.id)
     assert stored is not None
     section = json.loads(stored.plan_json)["sections"][0]
     assert section["section_name"] == "Renamed"
@@ -266,7 +266,7 @@ async def test_editing_a_section_with_the_longest_lyrics_loses_no_line(
     )
     error = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, too_many))
     assert "at most 30 lyric lines" in error.payload["data"]["content"]
-    stored = await bot.plans.get(listing.id)
+    stored = await bot.services.plan_store.get(listing.id)
     assert stored is not None and json.loads(stored.plan_json)["sections"][0]["lines"] == lines
 
     changed = [f"new line {n}" for n in range(MAX_LINES)]
@@ -278,7 +278,7 @@ async def test_editing_a_section_with_the_longest_lyrics_loses_no_line(
     await discord_fake.wait_for(
         lambda: "new line 0" in json.dumps(discord_fake.messages[int(message["id"])]["embeds"])
     )
-    stored = await bot.plans.get(listing.id)
+    stored = await bot.services.plan_store.get(listing.id)
     assert stored is not None
     section = json.loads(stored.plan_json)["sections"][0]
     assert (section["section_name"], section["lines"]) == ("Renamed", changed)

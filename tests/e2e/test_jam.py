@@ -441,7 +441,7 @@ async def test_without_voice_libraries_a_jam_is_refused_clearly(
     start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
 ) -> None:
     bot = await start_bot()
-    bot.jam_flow.unavailable = "libopus is not installed"
+    bot.services.jams.unavailable = "libopus is not installed"
     await discord_fake.join_voice(ALICE)
     start = await discord_fake.slash(ALICE, "jam", "start", {})
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, start))

@@ -43,7 +43,7 @@ async def ready_message(fake: FakeDiscord, interaction: Interaction) -> dict[str
 
 
 async def tracks_used(bot: MusicBot, member: Member) -> int:
-    status = await bot.quotas.status(GUILD_ID, member.id, member.roles)
+    status = await bot.services.quotas.status(GUILD_ID, member.id, member.roles)
     return status.tracks_used
 
 
@@ -110,8 +110,8 @@ async def test_plan_edit_a_section_then_compose_it(
     error = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, bad))
     assert "3 to 120 seconds" in error.payload["data"]["content"]
     assert "Nothing was changed" in error.payload["data"]["content"]
-    (listed,) = await bot.plans.recent(GUILD_ID, ALICE.id)
-    stored = await bot.plans.get(listed.id)
+    (listed,) = await bot.services.plan_store.recent(GUILD_ID, ALICE.id)
+    stored = await bot.services.plan_store.get(listed.id)
     assert stored is not None
     assert json.loads(stored.plan_json)["sections"][1]["duration_ms"] == 30_000
 
@@ -400,7 +400,7 @@ async def test_show_plan_is_private_and_edit_and_compose_copies_it(
     )
     editor = await discord_fake.wait_for(lambda: discord_fake.original(edit))
     assert not editor["flags"] & 64, "the editable copy is posted for the jam to see"
-    (copy,) = await bot.plans.recent(GUILD_ID, ALICE.id)
+    (copy,) = await bot.services.plan_store.recent(GUILD_ID, ALICE.id)
     assert copy.origin == "track"
 
     # Editing the copy redraws the posted editor.

@@ -53,7 +53,7 @@ async def test_non_moderators_are_refused(
     interaction = await discord_fake.slash(BOB, "quota", sub, options)
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, interaction))
     assert "Manage Server" in reply.payload["data"]["content"]
-    assert await AuditLog(bot.database).recent(GUILD_ID) == []
+    assert await AuditLog(bot.services.database).recent(GUILD_ID) == []
 
 
 async def test_moderator_change_applies_to_the_next_compose_and_is_audited(
@@ -69,7 +69,7 @@ async def test_moderator_change_applies_to_the_next_compose_and_is_audited(
     allowed = await discord_fake.slash(BOB, "music", "compose", {"prompt": "lofi", "length": 5})
     assert (await finished(discord_fake, allowed))["attachments"]
 
-    entries = await AuditLog(bot.database).recent(GUILD_ID)
+    entries = await AuditLog(bot.services.database).recent(GUILD_ID)
     assert [(e.action, e.actor_id, e.target) for e in entries] == [
         ("quota.set", MOD.id, f"user:{ALICE.id}")
     ]

@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 from sqlalchemy import select
 
-from bot.jobs import ComposeJob, Composer
+from bot.core.composer import ComposeJob, Composer
 from bot.music import MusicClient, build_request
 from bot.store import Database
 from bot.store.jobs import JobRecord, JobStore

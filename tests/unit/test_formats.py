@@ -4,14 +4,15 @@ import asyncio
 
 import pytest
 
-from bot.delivery import (
+from bot.core.formats import (
     UploadBudget,
     estimated_mp3_bytes,
     longest_fitting_seconds,
     pick_output_format,
     track_filename,
 )
-from bot.flow import ComposeOrder, check_order
+from bot.core.orders import ComposeOrder, check_order
+from bot.ui.text import refusal
 
 MIB = 1024 * 1024
 
@@ -65,7 +66,8 @@ def test_filenames_are_safe(title: str | None, prompt: str, expected: str) -> No
 )
 def test_orders_are_checked_with_a_reason(prompt: str, length: int, problem: str | None) -> None:
     result = check_order(ComposeOrder(prompt, length), "music_v1")
-    assert (result is None) if problem is None else (problem in (result or ""))
+    said = refusal(result) if result is not None else None
+    assert (said is None) if problem is None else (problem in (said or ""))
 
 
 async def test_upload_budget_counts_bytes_not_uploads() -> None:

@@ -1,9 +1,10 @@
 """A voice jam: members' tracks streamed into a voice channel as they are composed, in turn.
 
 Each track waits for its turn in the jam (the member served least recently goes first, as in
-the Composer), then for an API slot; its audio is played in voice as the API streams it and
-encoded to MP3 at the same time, so the channel gets the whole track afterwards. Voice and the
-stream are separate: a skipped track leaves voice at once, but is still composed and posted.
+the Composer), then for an API slot; its audio is played through the jam's Speaker as the API
+streams it and encoded to MP3 at the same time, so the channel gets the whole track
+afterwards. Voice and the stream are separate: a skipped track leaves voice at once, but is
+still composed and posted. Discord-free: voice and the now-playing message are ports.
 """
 
 from __future__ import annotations
@@ -12,26 +13,53 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-import discord
-
-from bot.jobs import ComposeJob, Composer, JobListener
 from bot.music import Track
 from bot.music.client import check_length, length_is_off
 from bot.music.pcm import Mp3Writer, PcmFifo
-from bot.ui.buttons import jam_view
-from bot.ui.embeds import now_playing_embed
-from bot.voice import FifoSource
+
+from .composer import ComposeJob, Composer, JobListener
 
 log = logging.getLogger(__name__)
-
-NOW_PLAYING_INTERVAL = 10.0
 
 
 class JamEnded(Exception):
     """The jam stopped before this track's turn."""
+
+
+class Speaker(Protocol):
+    """The voice connection a jam plays into (discord.py's VoiceClient in the bot)."""
+
+    @property
+    def bitrate_kbps(self) -> int:
+        """What the voice channel plays at: encoding more is wasted."""
+        ...
+
+    def is_connected(self) -> bool: ...
+
+    def is_playing(self) -> bool: ...
+
+    def play(
+        self, fifo: PcmFifo, *, bitrate_kbps: int, after: Callable[[Exception | None], None]
+    ) -> None:
+        """Play the fifo 20 ms at a time; `after` is called (from any thread) when it ends."""
+        ...
+
+    def stop(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+
+class JamScreen(Protocol):
+    """Where a jam shows what it plays (the now-playing message in the bot)."""
+
+    async def now_playing(self, jam: Jam, entry: JamEntry) -> None:
+        """Show the entry while it plays; return once `entry.played` is done (or be
+        cancelled when the entry leaves voice)."""
+        ...
 
 
 @dataclass(eq=False)
@@ -54,24 +82,32 @@ class JamEntry:
     def user_id(self) -> int:
         return self.job.user_id
 
+    @property
+    def played_seconds(self) -> float:
+        return self.fifo.played_seconds if self.fifo is not None else 0.0
+
 
 class Jam:
     def __init__(
         self,
-        voice: discord.VoiceClient,
-        text_channel: discord.abc.Messageable,
+        speaker: Speaker,
+        screen: JamScreen,
         *,
+        guild_id: int,
+        voice_channel_id: int,
+        text_channel_id: int,
         starter_id: int,
         composer: Composer,
         pcm_channels: int,
-        now_playing_interval: float = NOW_PLAYING_INTERVAL,
     ) -> None:
-        self.voice = voice
-        self.text_channel = text_channel
+        self.speaker = speaker
+        self.screen = screen
+        self.guild_id = guild_id
+        self.voice_channel_id = voice_channel_id
+        self.text_channel_id = text_channel_id
         self.starter_id = starter_id
         self._composer = composer
         self._channels = pcm_channels
-        self._interval = now_playing_interval
         self.waiting: list[JamEntry] = []
         self.current: JamEntry | None = None
         self.skip_votes: set[int] = set()
@@ -82,14 +118,6 @@ class Jam:
         self._now_playing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def channel(self) -> discord.VoiceChannel | discord.StageChannel:
-        return self.voice.channel
-
-    def listeners(self) -> list[discord.Member]:
-        """The members listening: everyone in the voice channel but bots (this one too)."""
-        return [m for m in self.channel.members if not m.bot and m != self.channel.guild.me]
-
     # -- a track's life -----------------------------------------------------------------------
 
     async def play(self, job: ComposeJob, listener: JobListener, *, kbps: int) -> Track:
@@ -97,11 +125,9 @@ class Jam:
         once its voice playback is over (played out, or skipped)."""
         if self.ended:
             raise JamEnded
-        entry = JamEntry(job, next(self._orders), listener=listener)
-        self.waiting.append(entry)
+        entry = self.enqueue(job, listener)
         writer = Mp3Writer(self._channels, kbps)
         try:
-            self._advance()
             await self._announce_positions()
             await entry.turn
             fifo = entry.fifo = PcmFifo(self._channels)
@@ -130,6 +156,13 @@ class Jam:
             expected_duration_ms=job.request.expected_duration_ms,
         )
 
+    def enqueue(self, job: ComposeJob, listener: JobListener | None = None) -> JamEntry:
+        """Add a track to the queue; its `turn` resolves when voice is its."""
+        entry = JamEntry(job, next(self._orders), listener=listener)
+        self.waiting.append(entry)
+        self._advance()
+        return entry
+
     def _check_length(self, job: ComposeJob, seconds: float) -> None:
         expected_ms = job.request.expected_duration_ms
         other = 3 - self._channels
@@ -150,17 +183,14 @@ class Jam:
                 log.warning("voice playback of job %s failed: %s", entry.job.id, error)
             loop.call_soon_threadsafe(_resolve, entry.played)
 
-        if not self.voice.is_connected():
+        if not self.speaker.is_connected():
             # Voice is gone (the jam is ending): the track is still composed and posted.
             entry.fifo.detach()
             _resolve(entry.played)
             return
-        # Discord plays a voice channel at its bitrate: encoding more is wasted.
-        voice_kbps = min(512, max(16, self.channel.bitrate // 1000))
-        self.voice.play(
-            FifoSource(entry.fifo), after=after, bitrate=voice_kbps, signal_type="music"
-        )
-        self._now_playing = asyncio.create_task(self._show_now_playing(entry))
+        kbps = min(512, max(16, self.speaker.bitrate_kbps))
+        self.speaker.play(entry.fifo, bitrate_kbps=kbps, after=after)
+        self._now_playing = asyncio.create_task(self.screen.now_playing(self, entry))
 
     def skip(self) -> JamEntry | None:
         """End the current track's playback now; it is still composed and posted."""
@@ -169,8 +199,8 @@ class Jam:
             return None
         if entry.fifo is not None:
             entry.fifo.detach()
-        if self.voice.is_playing():
-            self.voice.stop()  # the player's `after` resolves `played`
+        if self.speaker.is_playing():
+            self.speaker.stop()  # the player's `after` resolves `played`
         else:
             _resolve(entry.played)
         return entry
@@ -183,8 +213,8 @@ class Jam:
             entry.fifo.detach()
         _resolve(entry.played)
         if self.current is entry:
-            if self.voice.is_playing():
-                self.voice.stop()
+            if self.speaker.is_playing():
+                self.speaker.stop()
             self.current = None
             if self._now_playing is not None:
                 self._now_playing.cancel()
@@ -219,46 +249,6 @@ class Jam:
                 except Exception:
                     log.exception("a jam queue position update failed")
 
-    # -- the now-playing message --------------------------------------------------------------
-
-    async def _show_now_playing(self, entry: JamEntry) -> None:
-        """Post the track's now-playing message, edit it at most every interval, and delete
-        it once the track leaves voice (the track itself is posted by the compose)."""
-        assert entry.fifo is not None
-        started = time.monotonic()
-        message: discord.Message | None = None
-        try:
-            shown = None
-            while not entry.played.done():
-                embed = now_playing_embed(
-                    headline=entry.job.prompt,
-                    requester_id=entry.user_id,
-                    elapsed_s=entry.fifo.played_seconds,
-                    length_s=entry.job.length_s,
-                    voice_channel=self.channel.mention,
-                    queued=len(self.waiting),
-                )
-                text = embed.to_dict()
-                if text != shown:
-                    if message is None:
-                        message = await self.text_channel.send(
-                            embed=embed,
-                            view=jam_view(self.channel.guild.id),
-                            allowed_mentions=discord.AllowedMentions.none(),
-                        )
-                    else:
-                        await message.edit(embed=embed)
-                    shown = text
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(entry.played), self._interval)
-        except discord.HTTPException as exc:
-            log.warning("could not show what the jam plays: %s", exc)
-        finally:
-            log.debug("job %s left voice after %.1f s", entry.job.id, time.monotonic() - started)
-            if message is not None:
-                with contextlib.suppress(discord.HTTPException):
-                    await message.delete()
-
     # -- the end ------------------------------------------------------------------------------
 
     async def end(self) -> list[JamEntry]:
@@ -270,8 +260,8 @@ class Jam:
             if not entry.turn.done():
                 entry.turn.set_exception(JamEnded())
         self.skip()
-        with contextlib.suppress(discord.HTTPException, asyncio.TimeoutError):
-            await self.voice.disconnect(force=True)
+        with contextlib.suppress(Exception):
+            await self.speaker.disconnect()
         return waiting
 
 

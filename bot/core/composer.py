@@ -79,8 +79,8 @@ class Composer:
         self._jobs = jobs
         self.concurrency = concurrency
         self._poll_interval = poll_interval
-        self._on_interrupted = on_interrupted
-        self._was_delivered = was_delivered
+        self.on_interrupted = on_interrupted
+        self.was_delivered = was_delivered
         self._waiting: dict[str, _Waiting] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -115,18 +115,18 @@ class Composer:
                 interrupted.append(job)
         if interrupted:
             log.warning("%d job(s) interrupted by a stopped process", len(interrupted))
-            if self._on_interrupted is not None:
+            if self.on_interrupted is not None:
                 try:
-                    await self._on_interrupted(interrupted)
+                    await self.on_interrupted(interrupted)
                 except Exception:
                     log.exception("could not report interrupted jobs")
         return interrupted
 
     async def _check_delivery(self, job: JobRecord) -> bool:
-        if self._was_delivered is None:
+        if self.was_delivered is None:
             return False
         try:
-            return await self._was_delivered(job)
+            return await self.was_delivered(job)
         except Exception:
             log.exception("could not check whether job %s was delivered", job.id)
             return False
