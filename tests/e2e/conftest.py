@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from bot.app import MusicBot
-from bot.launcher import build_bot
 from bot.config import Settings
+from bot.launcher import build_bot
 from bot.music import MusicClient
 from tests.conftest import FAST_RETRY, RunningSandbox
 from tests.fakes.discord_server import GUILD_ID, FakeDiscord
