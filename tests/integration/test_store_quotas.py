@@ -259,3 +259,19 @@ async def test_concurrent_reservations_never_pass_the_last_seconds_of_a_budget(
         results = await asyncio.gather(*(attempt(guild[i % 4], G, 5_000 + i) for i in range(30)))
         assert results.count(True) == 4
         assert (await guild[0].budget_status(G)).guild.used == 40
+
+
+async def test_metrics_show_the_bots_budget_use(database: Database) -> None:
+    from prometheus_client import generate_latest
+
+    from bot import metrics
+
+    quotas = budgeted(database, bot=600)
+    await quotas.reserve(G, U, [], 45)
+    await quotas.refund((await quotas.reserve(G + 1, U, [], 30)).id)
+    await metrics.refresh_budget(quotas)
+    scraped = generate_latest(metrics.registry).decode()
+    assert "music_budget_seconds_used 45.0" in scraped
+    assert "music_budget_seconds_limit 600.0" in scraped
+    await metrics.refresh_budget(ledger(database))
+    assert "music_budget_seconds_limit +Inf" in generate_latest(metrics.registry).decode()
