@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.music import PUBLIC_API_URL
+from bot.store.quotas import Budgets
 
 DEFAULT_DATABASE_URL = "sqlite:///data/bot.db"
 
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     default_quota_tracks: int = Field(default=5, ge=0)
     default_quota_seconds: int = Field(default=600, ge=0)
     quota_window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    # The operator's ceilings, in seconds of music per rolling 24 h, above any server's quota
+    # settings (exempt members included); unset or empty: no limit. The bot's budget counts
+    # every server and process: it is what the one ElevenLabs key may be billed for a day.
+    music_budget_seconds_per_day: int | None = Field(default=None, ge=0)
+    guild_max_seconds_per_day: int | None = Field(default=None, ge=0)
     # A job whose process stops renewing it for this long is interrupted and refunded.
     job_lease_seconds: float = Field(default=60, ge=1, le=3600)
     # Where the bot keeps what lasts across restarts (its SQLite file by default, its id).
@@ -81,6 +87,13 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.upper() if info.field_name == "log_level" else value.lower()
+
+    def budgets(self) -> Budgets:
+        """The ceilings for `QuotaLedger(..., budgets=settings.budgets())`."""
+        return Budgets(
+            bot_seconds_per_day=self.music_budget_seconds_per_day,
+            guild_seconds_per_day=self.guild_max_seconds_per_day,
+        )
 
     def require_discord_token(self) -> SecretStr:
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():

@@ -1,16 +1,22 @@
 """What the bot counts, in Prometheus' terms. Served by `bot.health` when METRICS_PORT is set.
 
 Counters and histograms are this process's; the job gauges are read from the database at each
-scrape, so they are the same whichever process is asked.
+scrape, so they are the same whichever process is asked. So are the budget gauges: the scrape
+calls `await refresh_budget(quotas)` (one indexed query) before rendering the registry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from bot.store.quotas import BudgetUse, QuotaLedger
 
 registry = CollectorRegistry(auto_describe=True)
 
@@ -39,6 +45,18 @@ quota_rejections = Counter(
     ["reason"],
     registry=registry,
 )
+budget_seconds_used = Gauge(
+    "music_budget_seconds_used",
+    "Seconds of music the whole bot reserved or delivered in the last 24 h (every server and "
+    "process; refunds excluded)",
+    registry=registry,
+)
+budget_seconds_limit = Gauge(
+    "music_budget_seconds_limit",
+    "MUSIC_BUDGET_SECONDS_PER_DAY: seconds the whole bot may compose per rolling 24 h "
+    "(+Inf: no limit)",
+    registry=registry,
+)
 upload_failures = Counter(
     "music_discord_upload_failures",
     "Composed tracks that Discord would not take (the member was not charged)",
@@ -58,3 +76,14 @@ def api_call(call: str) -> Iterator[None]:
         raise
     finally:
         api_seconds.labels(call, outcome).observe(time.monotonic() - started)
+
+
+def observe_budget(use: BudgetUse) -> None:
+    """Set the budget gauges from `QuotaLedger.bot_budget()` (or `budget_status(...).bot`)."""
+    budget_seconds_used.set(use.used)
+    budget_seconds_limit.set(math.inf if use.limit is None else use.limit)
+
+
+async def refresh_budget(quotas: QuotaLedger) -> None:
+    """Read the bot's budget use from the database into the gauges; call it on each scrape."""
+    observe_budget(await quotas.bot_budget())

@@ -38,6 +38,26 @@ def _add_columns(*columns: str) -> Callable[[Connection], None]:
     return step
 
 
+def _create_indexes(*names: str) -> Callable[[Connection], None]:
+    """CREATE INDEX for each `table.index`, unless the table was created with it."""
+
+    def step(connection: Connection) -> None:
+        for qualified in names:
+            table, name = qualified.split(".")
+            index = next(i for i in schema.metadata.tables[table].indexes if i.name == name)
+            index.create(connection, checkfirst=True)
+
+    return step
+
+
+def _steps(*steps: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    def step(connection: Connection) -> None:
+        for each in steps:
+            each(connection)
+
+    return step
+
+
 # Append only: a released step never changes.
 STEPS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create("suggestions")),
@@ -50,6 +70,12 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
     (3, _add_columns("jobs.retried_at")),
     (4, _create("plans", "tracks")),
     (5, _add_columns("jobs.message_id", "tracks.regenerated_at", "tracks.extended_at")),
+    (
+        6,
+        _steps(
+            _create("quota_budget_locks"), _create_indexes("quota_usage.ix_quota_usage_created")
+        ),
+    ),
 ]
 
 

@@ -3,6 +3,12 @@
 `reserve` before any API call, `commit` on delivery, `refund` on any failure. A reservation is
 decided while the member's account row is locked, so concurrent composes by one member (from
 any number of processes) can never exceed the quota.
+
+Above every member's quota sit the operator's `Budgets`: seconds of music per rolling 24 h for
+the whole bot and for any one server, whatever its moderators set (exempt members included).
+They are checked in the same transaction as the member's quota, while a budget row
+(`quota_budget_locks`) is locked, so concurrent reservations in any number of processes never
+pass the last seconds of a budget either.
 """
 
 from __future__ import annotations
@@ -13,17 +19,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from .audit import record_action
 from .database import Database
-from .schema import quota_accounts, quota_policies, quota_usage
+from .schema import quota_accounts, quota_budget_locks, quota_policies, quota_usage
 from .sql import upsert
 
 Scope = Literal["guild", "role", "user"]
 COUNTED = ("reserved", "committed")
+# What the budgets count: every track the API was asked for and not refunded. A moderator's
+# reset gives a member their quota back, but the track was delivered and billed all the same.
+BILLED = ("reserved", "committed", "reset")
+BUDGET_WINDOW_HOURS = 24
+BUDGET_WINDOW_SECONDS = BUDGET_WINDOW_HOURS * 3600
+# QuotaRefused reasons that are the operator's budgets, not the member's own quota.
+BUDGET_REASONS = ("guild_budget", "guild_budget_too_long", "bot_budget", "bot_budget_too_long")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,42 @@ class QuotaStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Budgets:
+    """The operator's ceilings, in seconds of music per rolling 24 h (None: no limit).
+
+    `bot_seconds_per_day` counts every server and process; `guild_seconds_per_day` applies to
+    each server separately, above whatever its moderators set, exempt members included.
+    """
+
+    bot_seconds_per_day: int | None = None
+    guild_seconds_per_day: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUse:
+    """One budget over the last 24 h: seconds reserved or delivered (refunds excluded)."""
+
+    limit: int | None  # None: no limit
+    used: int
+    # When the oldest counted track leaves the window (None: nothing counted).
+    next_release_at: float | None
+
+    @property
+    def left(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    """A server's use against its ceiling, and the whole bot's against its budget."""
+
+    guild_id: int
+    guild: BudgetUse
+    bot: BudgetUse
+    window_hours: int = BUDGET_WINDOW_HOURS
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     id: str
     guild_id: int
@@ -78,13 +127,36 @@ class Reservation:
 
 
 class QuotaRefused(Exception):
-    """Not reserved. `reason`: blocked, tracks, seconds or too_long (over the whole allowance)."""
+    """Not reserved. `reason` is one of:
 
-    def __init__(self, reason: str, status: QuotaStatus, available_at: float | None = None) -> None:
+    - the member's own quota: blocked, tracks, seconds, or too_long (over the whole allowance);
+    - the operator's budgets (`BUDGET_REASONS`, `by_budget` is True, `budget` is set):
+      guild_budget or bot_budget (the server's or the whole bot's seconds for the last 24 h
+      are spent), guild_budget_too_long or bot_budget_too_long (the track is longer than the
+      budget itself: it can never fit, `available_at` is None).
+
+    `status` is always the member's own quota. `available_at`: when enough of the oldest
+    counted uses leave the window for this request to fit (None: never, or not applicable).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        status: QuotaStatus,
+        available_at: float | None = None,
+        *,
+        budget: BudgetStatus | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.available_at = available_at
+        self.budget = budget
+
+    @property
+    def by_budget(self) -> bool:
+        """Refused by the operator's budgets, not by the member's own quota."""
+        return self.reason in BUDGET_REASONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +166,16 @@ class _Use:
 
 
 class QuotaLedger:
-    def __init__(self, database: Database, defaults: QuotaDefaults | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        defaults: QuotaDefaults | None = None,
+        *,
+        budgets: Budgets | None = None,
+    ) -> None:
         self._db = database
         self.defaults = defaults or QuotaDefaults()
+        self.budgets = budgets or Budgets()
 
     # -- members ------------------------------------------------------------------------------
 
@@ -114,6 +193,11 @@ class QuotaLedger:
         roles = list(role_ids)
 
         def decide(connection: Connection) -> Reservation:
+            # Always in this order (bot, server, member), so no two reservations deadlock.
+            if self.budgets.bot_seconds_per_day is not None:
+                _lock_budget(connection, "bot", 0)
+            if self.budgets.guild_seconds_per_day is not None:
+                _lock_budget(connection, "guild", guild_id)
             account = _lock_account(connection, guild_id, user_id)
             limits = self._limits(connection, guild_id, user_id, roles)
             uses = _uses(connection, guild_id, user_id, limits, moment)
@@ -126,6 +210,7 @@ class QuotaLedger:
                 if seconds > limits.seconds:
                     raise QuotaRefused("too_long", status)
                 raise QuotaRefused("seconds", status, _available_at(uses, limits, seconds=seconds))
+            self._check_budgets(connection, guild_id, seconds, moment, status)
             reservation = Reservation(
                 uuid.uuid4().hex,
                 guild_id,
@@ -185,6 +270,25 @@ class QuotaLedger:
             limits = self._limits(connection, guild_id, user_id, roles)
             uses = _uses(connection, guild_id, user_id, limits, moment)
             return _status(limits, uses, account)
+
+        return await self._db.read(look)
+
+    async def budget_status(self, guild_id: int, *, now: float | None = None) -> BudgetStatus:
+        """The server's seconds used in the last 24 h against its ceiling, and the whole bot's
+        against its budget (for `/quota server` and `/metrics`)."""
+        moment = time.time() if now is None else now
+
+        def look(connection: Connection) -> BudgetStatus:
+            return self._budget_status(connection, guild_id, moment)
+
+        return await self._db.read(look)
+
+    async def bot_budget(self, *, now: float | None = None) -> BudgetUse:
+        """The whole bot's seconds used in the last 24 h against its budget."""
+        moment = time.time() if now is None else now
+
+        def look(connection: Connection) -> BudgetUse:
+            return _budget_use(connection, None, self.budgets.bot_seconds_per_day, moment)
 
         return await self._db.read(look)
 
@@ -314,6 +418,41 @@ class QuotaLedger:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _budget_status(self, connection: Connection, guild_id: int, now: float) -> BudgetStatus:
+        return BudgetStatus(
+            guild_id,
+            guild=_budget_use(connection, guild_id, self.budgets.guild_seconds_per_day, now),
+            bot=_budget_use(connection, None, self.budgets.bot_seconds_per_day, now),
+        )
+
+    def _check_budgets(
+        self, connection: Connection, guild_id: int, seconds: int, now: float, status: QuotaStatus
+    ) -> None:
+        """Raise QuotaRefused when the server's ceiling or the bot's budget has no room. With
+        both full, the one that frees up later is reported: that is when the member can
+        compose."""
+        scopes = (
+            ("guild", guild_id, self.budgets.guild_seconds_per_day),
+            ("bot", None, self.budgets.bot_seconds_per_day),
+        )
+        refusals: list[tuple[str, float | None]] = []
+        for scope, guild, limit in scopes:
+            if limit is None:
+                continue
+            if seconds > limit:
+                refusals.append((f"{scope}_budget_too_long", None))
+                continue
+            used = _budget_seconds(connection, guild, now)
+            if used + seconds > limit:
+                uses = _budget_uses(connection, guild, now)
+                refusals.append((f"{scope}_budget", _budget_available_at(uses, limit, seconds)))
+        if not refusals:
+            return
+        never = [r for r in refusals if r[1] is None]
+        reason, available_at = never[0] if never else max(refusals, key=lambda r: r[1] or 0.0)
+        budget = self._budget_status(connection, guild_id, now)
+        raise QuotaRefused(reason, status, available_at, budget=budget)
+
     def _limits(
         self, connection: Connection, guild_id: int, user_id: int, role_ids: Sequence[int]
     ) -> QuotaLimits:
@@ -368,9 +507,95 @@ _USES = (
 _INSERT_USE = quota_usage.insert()
 
 
+def _budget_lock_upsert(insert: Any) -> Any:
+    statement = insert(quota_budget_locks).values(
+        scope=bindparam("scope"), target_id=bindparam("target_id")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["scope", "target_id"],
+        set_={"scope": statement.excluded.scope},
+    ).returning(quota_budget_locks.c.scope)
+
+
+_BUDGET_LOCK = {
+    "sqlite": _budget_lock_upsert(sqlite_dialect.insert),
+    "postgresql": _budget_lock_upsert(postgresql_dialect.insert),
+}
+
+
+def _billed_since(*columns: Any, guild: bool) -> Any:
+    statement = select(*columns).where(
+        quota_usage.c.state.in_(BILLED), quota_usage.c.created_at > bindparam("since")
+    )
+    return statement.where(quota_usage.c.guild_id == bindparam("guild_id")) if guild else statement
+
+
+_BUDGET_TOTALS = {
+    guild: _billed_since(
+        func.coalesce(func.sum(quota_usage.c.seconds), 0),
+        func.min(quota_usage.c.created_at),
+        guild=guild,
+    )
+    for guild in (True, False)
+}
+_BUDGET_USES = {
+    guild: _billed_since(quota_usage.c.created_at, quota_usage.c.seconds, guild=guild).order_by(
+        quota_usage.c.created_at
+    )
+    for guild in (True, False)
+}
+
+
 def _lock_account(connection: Connection, guild_id: int, user_id: int) -> Any:
     statement = _ACCOUNT[connection.dialect.name]
     return connection.execute(statement, {"guild_id": guild_id, "user_id": user_id}).first()
+
+
+def _lock_budget(connection: Connection, scope: str, target_id: int) -> None:
+    """Create the budget's row if needed and lock it until the transaction ends: concurrent
+    reservations against one budget, from any process, wait here (as for `_lock_account`)."""
+    statement = _BUDGET_LOCK[connection.dialect.name]
+    connection.execute(statement, {"scope": scope, "target_id": target_id}).first()
+
+
+def _budget_totals(connection: Connection, guild_id: int | None, now: float) -> tuple[int, Any]:
+    """Seconds billed in the last 24 h (one server's, or the whole bot's with None), and when
+    the oldest of them was reserved."""
+    row = connection.execute(
+        _BUDGET_TOTALS[guild_id is not None],
+        {"guild_id": guild_id, "since": now - BUDGET_WINDOW_SECONDS},
+    ).one()
+    return int(row[0]), row[1]
+
+
+def _budget_seconds(connection: Connection, guild_id: int | None, now: float) -> int:
+    return _budget_totals(connection, guild_id, now)[0]
+
+
+def _budget_use(
+    connection: Connection, guild_id: int | None, limit: int | None, now: float
+) -> BudgetUse:
+    used, oldest = _budget_totals(connection, guild_id, now)
+    release = None if oldest is None else float(oldest) + BUDGET_WINDOW_SECONDS
+    return BudgetUse(limit=limit, used=used, next_release_at=release)
+
+
+def _budget_uses(connection: Connection, guild_id: int | None, now: float) -> list[_Use]:
+    rows = connection.execute(
+        _BUDGET_USES[guild_id is not None],
+        {"guild_id": guild_id, "since": now - BUDGET_WINDOW_SECONDS},
+    ).all()
+    return [_Use(row.created_at, row.seconds) for row in rows]
+
+
+def _budget_available_at(uses: list[_Use], limit: int, seconds: int) -> float | None:
+    """When enough of the oldest billed uses have left the window for `seconds` to fit."""
+    total = sum(u.seconds for u in uses)
+    for use in uses:
+        total -= use.seconds
+        if total + seconds <= limit:
+            return use.created_at + BUDGET_WINDOW_SECONDS
+    return None
 
 
 def _uses(

@@ -86,6 +86,18 @@ Index(
     "ix_quota_usage_member", quota_usage.c.guild_id, quota_usage.c.user_id, quota_usage.c.created_at
 )
 Index("ix_quota_usage_state", quota_usage.c.state)
+# The bot-wide budget sums the last 24 h of every server (migration 6).
+Index("ix_quota_usage_created", quota_usage.c.created_at)
+
+# Rows locked while a reservation is checked against the operator's budgets (migration 6):
+# ("bot", 0) for the bot-wide budget, ("guild", guild_id) for a server's ceiling. Concurrent
+# reservations from any number of processes queue on them, so none passes the last seconds.
+quota_budget_locks = Table(
+    "quota_budget_locks",
+    metadata,
+    Column("scope", String(8), primary_key=True),
+    Column("target_id", BigInteger, primary_key=True),
+)
 
 guild_settings = Table(
     "guild_settings",

@@ -14,11 +14,18 @@ async def columns(database: Database, table: str) -> set[str]:
     return {c["name"] for c in found}
 
 
+async def indexes(database: Database, table: str) -> set[str]:
+    found = await database.read(lambda connection: inspect(connection).get_indexes(table))
+    return {str(i["name"]) for i in found}
+
+
 async def test_a_version_2_database_is_upgraded_in_place(database: Database) -> None:
     def back_to_version_2(connection: Connection) -> None:
         connection.execute(text("ALTER TABLE jobs DROP COLUMN retried_at"))
         connection.execute(text("DROP TABLE plans"))
         connection.execute(text("DROP TABLE tracks"))
+        connection.execute(text("DROP TABLE quota_budget_locks"))
+        connection.execute(text("DROP INDEX ix_quota_usage_created"))
         connection.execute(text("DELETE FROM schema_version WHERE version > 2"))
 
     await database.write(back_to_version_2)
@@ -29,6 +36,8 @@ async def test_a_version_2_database_is_upgraded_in_place(database: Database) -> 
     assert "retried_at" in await columns(database, "jobs")
     assert "song_id" in await columns(database, "tracks")
     assert "message_id" in await columns(database, "plans")
+    assert "target_id" in await columns(database, "quota_budget_locks")
+    assert "ix_quota_usage_created" in await indexes(database, "quota_usage")
     assert await database.write(migrate) == latest, "running again changes nothing"
 
 

@@ -29,3 +29,29 @@ def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyP
         load_settings()
     assert "METRICS_PORT" in str(raised.value)
     assert "secret-token-value" not in str(raised.value) and "ninety" not in str(raised.value)
+
+
+def test_budgets_parse_from_the_environment_and_empty_means_no_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MUSIC_BUDGET_SECONDS_PER_DAY", "3600")
+    monkeypatch.setenv("GUILD_MAX_SECONDS_PER_DAY", "900")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.music_budget_seconds_per_day == 3600
+    assert settings.guild_max_seconds_per_day == 900
+    budgets = settings.budgets()
+    assert (budgets.bot_seconds_per_day, budgets.guild_seconds_per_day) == (3600, 900)
+
+    monkeypatch.setenv("MUSIC_BUDGET_SECONDS_PER_DAY", "")
+    monkeypatch.delenv("GUILD_MAX_SECONDS_PER_DAY")
+    unset = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert unset.music_budget_seconds_per_day is None
+    assert unset.guild_max_seconds_per_day is None
+    assert unset.budgets().bot_seconds_per_day is None
+
+
+def test_a_negative_budget_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUILD_MAX_SECONDS_PER_DAY", "-5")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "GUILD_MAX_SECONDS_PER_DAY" in str(raised.value)
