@@ -160,3 +160,16 @@ async def test_compose_refuses_what_the_api_would_refuse_and_sends_nothing(
     assert code == 2
     assert says in err and "Traceback" not in err
     assert not sandbox.sandbox.requests
+
+
+@pytest.mark.parametrize("verb", ["run", "sync"])
+async def test_discord_api_base_url_without_api_v10_is_one_line(workdir: Path, verb: str) -> None:
+    code, out, err = await run_cli(
+        verb,
+        env={"DISCORD_TOKEN": "not-a-real-token", "DISCORD_API_BASE_URL": "http://127.0.0.1:1"},
+        cwd=workdir,
+    )
+    assert code != 0
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("error: invalid configuration: DISCORD_API_BASE_URL")
+    assert "/api/v10" in err and "not-a-real-token" not in err + out
