@@ -66,7 +66,7 @@ async def test_compose_prints_the_suggestion(sandbox: RunningSandbox, workdir: P
         cwd=workdir,
     )
     assert code == 3
-    assert "Suggested prompt: An original a song" in err
+    assert "Suggested prompt: An original French house song\n" in err
     assert not (workdir / "x.mp3").exists()
 
 
