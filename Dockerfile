@@ -5,17 +5,21 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY scripts ./scripts
+# The dependencies alone, in their own layer: rebuilt only when pyproject.toml or the scripts
+# change, not on every change to the code.
+RUN ./scripts/install --deps-only
 COPY bot ./bot
-RUN ./scripts/install
+RUN ./scripts/install --no-deps
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/app/.venv/bin:$PATH \
-    METRICS_PORT=9100 \
-    METRICS_HOST=0.0.0.0
+    METRICS_PORT=9100
+# /healthz and /metrics listen on loopback (METRICS_HOST's default), which the HEALTHCHECK
+# reaches; set METRICS_HOST=0.0.0.0 for Prometheus to scrape from outside the container.
 # libopus encodes voice for jams (Debian's own build; the image follows its security updates).
 # hadolint ignore=DL3008
 RUN apt-get update \

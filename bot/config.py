@@ -14,6 +14,8 @@ from bot.music import PUBLIC_API_URL
 from bot.store.quotas import Budgets
 
 DEFAULT_DATABASE_URL = "sqlite:///data/bot.db"
+# The REST API version discord.py speaks; DISCORD_API_BASE_URL must name it.
+DISCORD_API_SUFFIX = "/api/v10"
 
 
 class ConfigError(Exception):
@@ -75,6 +77,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must be an http(s):// or ws(s):// URL")
         return value.rstrip("/")
+
+    @field_validator("discord_api_base_url")
+    @classmethod
+    def _discord_api_version(cls, value: str | None) -> str | None:
+        # discord.py appends paths like /users/@me to this base; without the version every
+        # request is a 404. Appending it silently would hide a typo in a proxy's address.
+        if value is not None and not value.endswith(DISCORD_API_SUFFIX):
+            raise ValueError(
+                f"must end in {DISCORD_API_SUFFIX}, e.g. http://127.0.0.1:8080{DISCORD_API_SUFFIX}"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

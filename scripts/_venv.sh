@@ -28,11 +28,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 ensure_libopus "$python"
 stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${1:-runtime}
+pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@"; }
 if [ ! -f "$stamp" ]; then
-  if [ "${1:-runtime}" = dev ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-  else
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-  fi
+  case "${1:-runtime}" in
+    dev) pip_install -e '.[dev]' ;;
+    # The dependencies listed in pyproject.toml, without the bot's code (a cached layer).
+    deps)
+      .venv/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+        > .venv/requirements.txt
+      pip_install -r .venv/requirements.txt ;;
+    project) pip_install --no-deps -e . ;;
+    *) pip_install -e . ;;
+  esac
   touch "$stamp"
 fi

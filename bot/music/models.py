@@ -7,7 +7,7 @@ accepted on input too. Dumps use snake_case, which is what the API expects.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -69,6 +69,8 @@ OutputFormat = Literal[
     "opus_48000_128",
     "opus_48000_192",
 ]
+# Every output format the API accepts, in its documented order.
+OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 
 PROMPT_MAX_CHARS = 4100
 LENGTH_MIN_MS = 3_000
@@ -146,7 +148,8 @@ class Section(WireModel):
 def _check_total(total_ms: int) -> None:
     if not LENGTH_MIN_MS <= total_ms <= LENGTH_MAX_MS:
         raise ValueError(
-            f"the plan lasts {total_ms} ms in total; it must be {LENGTH_MIN_MS}-{LENGTH_MAX_MS} ms"
+            f"the plan lasts {total_ms / 1000:g} s in total; a track lasts "
+            f"{LENGTH_MIN_MS // 1000} to {LENGTH_MAX_MS // 1000} s"
         )
 
 

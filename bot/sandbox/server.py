@@ -39,6 +39,7 @@ from bot.music.models import (
 
 from . import DEFAULT_API_KEY
 from .faults import Fault, find_fault, strip_faults
+from .names import find_references, original_prompt
 from .render import GENRE_TEMPO, INSTRUMENT_WAVE, Segment, render
 
 log = logging.getLogger(__name__)
@@ -53,24 +54,6 @@ _ERROR_PAGE = (
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>\n"
 )
 _ACCEPTED_FORMATS = set(OutputFormat.__args__)  # type: ignore[attr-defined]
-COPYRIGHTED_NAMES = (
-    "taylor swift",
-    "the beatles",
-    "beatles",
-    "daft punk",
-    "metallica",
-    "beyonce",
-    "beyoncé",
-    "eminem",
-    "adele",
-    "drake",
-)
-_NAME_PHRASE = re.compile(
-    r"(?:\b(?:in the style of|inspired by|like|by)\s+)?(?:"
-    + "|".join(re.escape(name) for name in COPYRIGHTED_NAMES)
-    + r")(?:'s)?",
-    re.IGNORECASE,
-)
 _SECTION_NAMES = ("Intro", "Verse", "Chorus", "Verse 2", "Bridge", "Chorus 2", "Outro")
 
 
@@ -333,7 +316,7 @@ class Sandbox:
                     return None
                 self._fault_counts[key] = seen + 1
             return self._fault_response(fault, compose)
-        if compose.prompt and _NAME_PHRASE.search(compose.prompt):
+        if compose.prompt and find_references(strip_faults(compose.prompt)):
             return self._bad_prompt(compose.prompt)
         return None
 
@@ -402,8 +385,7 @@ class Sandbox:
                 return _error(500, "internal_error", "An internal error occurred.")
 
     def _bad_prompt(self, prompt: str) -> web.Response:
-        cleaned = " ".join(_NAME_PHRASE.sub(" ", strip_faults(prompt)).split()) or "song"
-        suggestion = f"An original {cleaned[0].lower()}{cleaned[1:]}"
+        suggestion = original_prompt(" ".join(strip_faults(prompt).split()))
         return _error(
             self.copyright_status,
             "bad_prompt",

@@ -100,7 +100,7 @@ async def test_bad_prompt_offers_the_suggestion_to_the_requester_only(
     )
     message = await finished(discord_fake, interaction)
     assert not message["attachments"]
-    assert "An original a track" in json.dumps(message["embeds"])
+    assert "An original French house track" in json.dumps(message["embeds"])
     button = message["components"][0]["components"][0]
     assert button["label"] == "Compose with this"
     assert len(button["custom_id"]) <= 100 and "Daft" not in button["custom_id"]
@@ -121,7 +121,7 @@ async def test_bad_prompt_offers_the_suggestion_to_the_requester_only(
     track_message = await discord_fake.wait_for(delivered, timeout=20)
     assert mp3_seconds(attachments_of(discord_fake, track_message)[0]) == pytest.approx(5, abs=0.15)
     requests = sandbox.sandbox.compose_requests()
-    assert requests[-1].body["prompt"] == "An original a track"
+    assert requests[-1].body["prompt"] == "An original French house track"
     # The suggestion message's button is disabled once used.
     assert discord_fake.messages[int(message["id"])]["components"][0]["components"][0]["disabled"]
     assert click.acknowledged
@@ -144,7 +144,9 @@ async def test_suggestion_button_survives_a_restart(
     await discord_fake.wait_for(
         lambda: any(m["attachments"] for m in discord_fake.messages.values()), timeout=20
     )
-    assert sandbox.sandbox.compose_requests()[-1].body["prompt"] == "An original song"
+    assert sandbox.sandbox.compose_requests()[-1].body["prompt"] == (
+        "An original 1960s British pop-rock song"
+    )
 
 
 async def test_harmful_gets_a_refusal_without_button(

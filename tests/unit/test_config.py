@@ -55,3 +55,32 @@ def test_a_negative_budget_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert "GUILD_MAX_SECONDS_PER_DAY" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("http://127.0.0.1:8080/api/v10", "http://127.0.0.1:8080/api/v10"),
+        ("https://proxy.example/api/v10/", "https://proxy.example/api/v10"),
+    ],
+)
+def test_discord_api_base_url_with_its_version_is_kept(
+    monkeypatch: pytest.MonkeyPatch, given: str, kept: str
+) -> None:
+    monkeypatch.setenv("DISCORD_API_BASE_URL", given)
+    assert load_settings().discord_api_base_url == kept
+
+
+@pytest.mark.parametrize(
+    "given", ["http://127.0.0.1:8080", "http://127.0.0.1:8080/", "https://proxy.example/api/v9"]
+)
+def test_discord_api_base_url_without_api_v10_is_one_line_saying_so(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("DISCORD_API_BASE_URL", given)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("invalid configuration: DISCORD_API_BASE_URL:")
+    assert "must end in /api/v10" in message
