@@ -11,8 +11,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
-import re
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -26,13 +24,8 @@ from bot.music.models import (
     LENGTH_MAX_MS,
     LENGTH_MIN_MS,
     PROMPT_MAX_CHARS,
-    AudioRefChunk,
-    ChunkPlan,
     ComposeRequest,
-    GenerationChunk,
-    MusicPrompt,
     OutputFormat,
-    Section,
     mp3_bitrate_kbps,
     parse_plan,
 )
@@ -40,7 +33,22 @@ from bot.music.models import (
 from . import DEFAULT_API_KEY
 from .faults import Fault, find_fault, strip_faults
 from .names import find_references, original_prompt
-from .render import GENRE_TEMPO, INSTRUMENT_WAVE, Segment, render
+from .plans import (
+    plan_from_prompt,
+    plan_references,
+    plan_segments,
+    song_metadata,
+    strip_plan_faults,
+)
+from .render import Segment, render
+from .wire import (
+    authorize,
+    error_response,
+    json_response,
+    read_body,
+    validation_error,
+    validation_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,6 @@ _ERROR_PAGE = (
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>\n"
 )
 _ACCEPTED_FORMATS = set(OutputFormat.__args__)  # type: ignore[attr-defined]
-_SECTION_NAMES = ("Intro", "Verse", "Chorus", "Verse 2", "Bridge", "Chorus 2", "Outro")
 
 
 @dataclass(slots=True)
@@ -107,11 +114,11 @@ class Sandbox:
     # -- handlers -----------------------------------------------------------------------------
 
     async def _health(self, request: web.Request) -> web.Response:
-        return _json(200, {"status": "ok"})
+        return json_response(200, {"status": "ok"})
 
     async def _stats(self, request: web.Request) -> web.Response:
         """What the sandbox received and when, for benchmarks (no key needed: no secrets)."""
-        return _json(
+        return json_response(
             200,
             {
                 "in_flight": self.in_flight,
@@ -140,16 +147,16 @@ class Sandbox:
         return await self._generate(request, shape="multipart")
 
     async def _generate(self, request: web.Request, *, shape: str) -> web.StreamResponse:
-        refused = _authorize(request, self.api_key)
+        refused = authorize(request, self.api_key)
         if refused is not None:
             return refused
-        body, refused = await _read_body(request)
+        body, refused = await read_body(request)
         if refused is not None:
             return refused
         assert body is not None
         output_format = request.query.get("output_format", "auto")
         if output_format not in _ACCEPTED_FORMATS:
-            return _validation_error(("query", "output_format"), "Input should be a valid format")
+            return validation_error(("query", "output_format"), "Input should be a valid format")
         if "music_prompt" in body and "composition_plan" not in body:
             body["composition_plan"] = body.pop("music_prompt")
         # Like the API, accept and ignore fields that do not change the audio.
@@ -157,11 +164,11 @@ class Sandbox:
         try:
             compose = ComposeRequest.model_validate(known)
         except pydantic.ValidationError as exc:
-            return _validation_errors(exc)
+            return validation_errors(exc)
         if output_format == "auto":
             output_format = "mp3_44100_128" if compose.model_id == "music_v1" else "mp3_48000_192"
         if not output_format.startswith(("mp3_", "pcm_")):
-            return _validation_error(
+            return validation_error(
                 ("query", "output_format"), "the sandbox renders mp3 and pcm formats only"
             )
 
@@ -207,7 +214,7 @@ class Sandbox:
         seed = compose.seed if compose.seed is not None else int.from_bytes(digest[:4], "big")
         rate = int(output_format.split("_")[1])
         kbps = mp3_bitrate_kbps(output_format)
-        segments = _segments(plan)
+        segments = plan_segments(plan)
         if self.fast_render:
             segments, seed = (Segment(plan.duration_ms, ("sandbox",)),), 0
         audio = await asyncio.to_thread(render, segments, seed, rate, kbps)
@@ -251,31 +258,31 @@ class Sandbox:
         return await _send(request, parts, headers, record, cut, pace)
 
     async def _plan(self, request: web.Request) -> web.Response:
-        refused = _authorize(request, self.api_key)
+        refused = authorize(request, self.api_key)
         if refused is not None:
             return refused
-        body, refused = await _read_body(request)
+        body, refused = await read_body(request)
         if refused is not None:
             return refused
         assert body is not None
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
-            return _validation_error(("body", "prompt"), "Field required")
+            return validation_error(("body", "prompt"), "Field required")
         if len(prompt) > PROMPT_MAX_CHARS:
-            return _validation_error(
+            return validation_error(
                 ("body", "prompt"), f"String should have at most {PROMPT_MAX_CHARS} characters"
             )
         length = body.get("music_length_ms")
         if length is not None and (
             not isinstance(length, int) or not LENGTH_MIN_MS <= length <= LENGTH_MAX_MS
         ):
-            return _validation_error(
+            return validation_error(
                 ("body", "music_length_ms"),
                 f"Input should be between {LENGTH_MIN_MS} and {LENGTH_MAX_MS}",
             )
         model_id = body.get("model_id", "music_v1")
         if model_id not in ("music_v1", "music_v2", "music_v2_5"):
-            return _validation_error(("body", "model_id"), "Input should be a known model")
+            return validation_error(("body", "model_id"), "Input should be a known model")
         compose = ComposeRequest(prompt=prompt, music_length_ms=length, model_id=model_id)
         fault = self._fault(request, compose)
         self.requests.append(
@@ -288,11 +295,11 @@ class Sandbox:
         if source is not None:
             # The API adapts the given plan to the prompt; the sandbox returns it as it is.
             try:
-                return _json(200, parse_plan(source).to_wire())
+                return json_response(200, parse_plan(source).to_wire())
             except pydantic.ValidationError as exc:
-                return _validation_errors(exc)
+                return validation_errors(exc)
         plan = plan_from_prompt(prompt, length or DEFAULT_LENGTH_MS, model_id)
-        return _json(200, plan.to_wire())
+        return json_response(200, plan.to_wire())
 
     # -- faults and refusals ------------------------------------------------------------------
 
@@ -322,16 +329,16 @@ class Sandbox:
 
     def _unknown_reference(self, compose: ComposeRequest) -> web.Response | None:
         """Inpainting can only reuse songs stored earlier, within their length."""
-        for song_id, end_ms in _references(compose.composition_plan):
+        for song_id, end_ms in plan_references(compose.composition_plan):
             stored = self.stored_songs.get(song_id)
             if stored is None:
-                return _error(
+                return error_response(
                     422,
                     "song_not_found",
                     f"No stored song {song_id!r}: compose it with store_for_inpainting first.",
                 )
             if end_ms > stored:
-                return _error(
+                return error_response(
                     422,
                     "invalid_range",
                     f"The range ends at {end_ms} ms, after the end of song {song_id!r}.",
@@ -349,8 +356,8 @@ class Sandbox:
                     compose.music_length_ms or DEFAULT_LENGTH_MS,
                     compose.model_id,
                 )
-                suggestion = _strip_plan_faults(source.to_wire())
-                return _error(
+                suggestion = strip_plan_faults(source.to_wire())
+                return error_response(
                     self.copyright_status,
                     "bad_composition_plan",
                     "The composition plan contains copyrighted material.",
@@ -358,17 +365,19 @@ class Sandbox:
                 )
             case "harmful":
                 code = "bad_composition_plan" if compose.composition_plan else "bad_prompt"
-                return _error(self.copyright_status, code, "The request contains harmful material.")
+                return error_response(
+                    self.copyright_status, code, "The request contains harmful material."
+                )
             case "unauthorized":
-                return _error(401, "invalid_api_key", "Invalid API key")
+                return error_response(401, "invalid_api_key", "Invalid API key")
             case "payment":
-                return _error(402, "payment_required", "The music API needs a paid plan.")
+                return error_response(402, "payment_required", "The music API needs a paid plan.")
             case "quota":
-                return _error(
+                return error_response(
                     401, "quota_exceeded", "You have insufficient quota to complete this request"
                 )
             case "rate_limit":
-                return _error(
+                return error_response(
                     429,
                     "too_many_concurrent_requests",
                     "Too many concurrent requests. Your current subscription is associated with "
@@ -376,205 +385,26 @@ class Sandbox:
                     headers=retry,
                 )
             case "busy":
-                return _error(429, "system_busy", "The system is busy, try again.", headers=retry)
+                return error_response(
+                    429, "system_busy", "The system is busy, try again.", headers=retry
+                )
             case "unavailable":
-                return _error(503, "service_unavailable", "Service unavailable", headers=retry)
+                return error_response(
+                    503, "service_unavailable", "Service unavailable", headers=retry
+                )
             case "invalid":
-                return _validation_error(("body", "prompt"), "Input was rejected by the sandbox")
+                return validation_error(("body", "prompt"), "Input was rejected by the sandbox")
             case _:
-                return _error(500, "internal_error", "An internal error occurred.")
+                return error_response(500, "internal_error", "An internal error occurred.")
 
     def _bad_prompt(self, prompt: str) -> web.Response:
         suggestion = original_prompt(" ".join(strip_faults(prompt).split()))
-        return _error(
+        return error_response(
             self.copyright_status,
             "bad_prompt",
             "The prompt contains copyrighted material.",
             data={"prompt_suggestion": suggestion},
         )
-
-
-# -- plans and metadata -------------------------------------------------------------------------
-
-
-def _style_words(prompt: str) -> list[str]:
-    words = re.findall(r"[a-z0-9][a-z0-9'-]*", strip_faults(prompt).lower())
-    known = [w for w in words if w in GENRE_TEMPO or w in INSTRUMENT_WAVE]
-    return (known or words)[:5]
-
-
-def plan_from_prompt(
-    prompt: str, length_ms: int, model_id: str, *, instrumental: bool = False
-) -> MusicPrompt | ChunkPlan:
-    """Split the length into sections of at most 30 s, styled by the prompt's words; verses and
-    choruses get two lines of lyrics unless the track is instrumental."""
-    count = max(1, min(math.ceil(length_ms / 30_000), length_ms // 3_000, 30))
-    base, extra = divmod(length_ms, count)
-    durations = [base] * (count - 1) + [base + extra]
-    styles = _style_words(prompt)
-    names = [_SECTION_NAMES[i % len(_SECTION_NAMES)] for i in range(count)]
-    words = [w.capitalize() for w in styles] or ["Music"]
-
-    def lines(name: str) -> list[str]:
-        if instrumental or not name.startswith(("Verse", "Chorus")):
-            return []
-        return [f"{words[0]} all through the night", f"{words[-1]} is how we feel ({name})"]
-
-    if model_id == "music_v1":
-        return MusicPrompt(
-            positive_global_styles=styles,
-            negative_global_styles=[],
-            sections=[
-                Section(section_name=name, duration_ms=ms, lines=lines(name))
-                for name, ms in zip(names, durations, strict=True)
-            ],
-        )
-    return ChunkPlan(
-        chunks=[
-            GenerationChunk(
-                text="\n".join([f"[{name}]", *lines(name)]), duration_ms=ms, positive_styles=styles
-            )
-            for name, ms in zip(names, durations, strict=True)
-        ]
-    )
-
-
-def _references(plan: MusicPrompt | ChunkPlan | None) -> list[tuple[str, int]]:
-    """(song id, end of the range) for every part of the plan that reuses a stored song."""
-    if isinstance(plan, MusicPrompt):
-        return [
-            (s.source_from.song_id, s.source_from.range.end_ms)
-            for s in plan.sections
-            if s.source_from is not None
-        ]
-    if isinstance(plan, ChunkPlan):
-        return [(c.song_id, c.range.end_ms) for c in plan.chunks if isinstance(c, AudioRefChunk)]
-    return []
-
-
-def _segments(plan: MusicPrompt | ChunkPlan) -> tuple[Segment, ...]:
-    if isinstance(plan, MusicPrompt):
-        shared = tuple(plan.positive_global_styles)
-        return tuple(
-            Segment(
-                s.duration_ms,
-                (*shared, *s.positive_local_styles, s.section_name, *" ".join(s.lines).split()),
-            )
-            for s in plan.sections
-        )
-    segments = []
-    for chunk in plan.chunks:
-        if isinstance(chunk, GenerationChunk):
-            segments.append(
-                Segment(chunk.duration_ms, (*chunk.positive_styles, *chunk.text.split()))
-            )
-        else:
-            segments.append(Segment(chunk.duration_ms, ("reference", chunk.song_id)))
-    return tuple(segments)
-
-
-def song_metadata(prompt: str | None, plan: MusicPrompt | ChunkPlan) -> dict[str, Any]:
-    if prompt:
-        words = strip_faults(prompt).split()[:4]
-        title = " ".join(w.strip(",.!?").capitalize() for w in words) or "Untitled"
-        genres = [w for w in _style_words(prompt) if w in GENRE_TEMPO]
-    else:
-        styles = (
-            plan.positive_global_styles
-            if isinstance(plan, MusicPrompt)
-            else [
-                s for c in plan.chunks if isinstance(c, GenerationChunk) for s in c.positive_styles
-            ]
-        )
-        title = " ".join(strip_faults(" ".join(styles)).split()[:3]).title() or "Untitled"
-        genres = [s for s in styles if s.lower() in GENRE_TEMPO]
-    return {
-        "title": title,
-        "description": f"A sandbox rendering of: {strip_faults(prompt or title)[:200]}",
-        "genres": genres,
-        "languages": ["en"],
-        "is_explicit": False,
-    }
-
-
-def _strip_plan_faults(value: Any) -> Any:
-    if isinstance(value, str):
-        return strip_faults(value) or "original"
-    if isinstance(value, list):
-        return [_strip_plan_faults(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _strip_plan_faults(v) for k, v in value.items()}
-    return value
-
-
-# -- wire helpers -------------------------------------------------------------------------------
-
-
-def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-
-
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    *,
-    data: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> web.Response:
-    detail: dict[str, Any] = {
-        "type": "invalid_request" if status < 500 else "server_error",
-        "code": code,
-        "status": code,
-        "message": message,
-        "request_id": uuid.uuid4().hex,
-    }
-    if data is not None:
-        detail["data"] = data
-    return _json(status, {"detail": detail}, headers)
-
-
-def _validation_error(loc: tuple[str | int, ...], message: str) -> web.Response:
-    return _json(422, {"detail": [{"loc": list(loc), "msg": message, "type": "value_error"}]})
-
-
-def _validation_errors(exc: pydantic.ValidationError) -> web.Response:
-    detail = [
-        {
-            "loc": ["body", *error["loc"]],
-            "msg": str(error["msg"]).removeprefix("Value error, "),
-            "type": error["type"],
-        }
-        for error in exc.errors(include_url=False, include_input=False)
-    ]
-    return _json(422, {"detail": detail})
-
-
-def _authorize(request: web.Request, api_key: str) -> web.Response | None:
-    given = request.headers.get("xi-api-key")
-    if not given:
-        return _error(
-            401,
-            "needs_authorization",
-            "Neither authorization header nor xi-api-key received, please provide one.",
-        )
-    if given != api_key:
-        return _error(401, "invalid_api_key", "Invalid API key")
-    return None
-
-
-async def _read_body(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None, _validation_error(("body",), "JSON decode error")
-    if not isinstance(body, dict):
-        return None, _validation_error(("body",), "Input should be a valid dictionary")
-    return body, None
 
 
 async def _send(
