@@ -10,6 +10,7 @@ from typing import Any
 import discord
 from discord.ext import commands, tasks
 
+from bot import metrics
 from bot.cogs.compose import ComposeCog
 from bot.cogs.jam import JamCog
 from bot.cogs.plans import PlansCog
@@ -55,6 +56,7 @@ class MusicBot(commands.Bot):
             connected=lambda: self.is_ready() and not self.is_closed(),
             database_ok=services.database.ping,
             job_counts=services.jobs.counts,
+            refresh=lambda: metrics.refresh_budget(services.quotas),
         )
 
     async def setup_hook(self) -> None:

@@ -24,10 +24,13 @@ class HealthServer:
         connected: Callable[[], bool],
         database_ok: Callable[[], Awaitable[bool]],
         job_counts: Callable[[], Awaitable[dict[str, int]]],
+        refresh: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._connected = connected
         self._database_ok = database_ok
         self._job_counts = job_counts
+        # Reads what else /metrics shows from the database (the budgets), on each scrape.
+        self._refresh = refresh
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -66,6 +69,11 @@ class HealthServer:
         else:
             for state in ("queued", "running", "done", "failed", "interrupted"):
                 metrics.jobs.labels(state).set(counts.get(state, 0))
+        if self._refresh is not None:
+            try:
+                await asyncio.wait_for(self._refresh(), _CHECK_TIMEOUT)
+            except Exception:
+                log.warning("could not read the budgets for /metrics", exc_info=True)
         return web.Response(
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

@@ -117,6 +117,7 @@ def build_services(
             seconds=settings.default_quota_seconds,
             window_hours=settings.quota_window_hours,
         ),
+        budgets=settings.budgets(),
     )
     suggestions = SuggestionStore(database)
     plan_store = PlanStore(database)

@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.store.audit import AuditLog
 from bot.store.quotas import QuotaLedger, Scope
 from bot.tree import moderator, send_ephemeral
-from bot.ui.text import duration, inert, quota_summary
+from bot.ui import text
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         status = await self.quotas.status(
             interaction.guild_id, interaction.user.id, _role_ids(interaction.user)
         )
-        await send_ephemeral(interaction, quota_summary(status))
+        await send_ephemeral(interaction, text.quota_summary(status))
 
     @app_commands.command(
         name="set", description="Set the quota for the server, a role or a member"
@@ -67,29 +67,27 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         assert interaction.guild_id is not None
         scope: Scope
         if member is not None and role is not None:
-            await send_ephemeral(interaction, "Pick a member or a role, not both.")
+            await send_ephemeral(interaction, text.QUOTA_MEMBER_OR_ROLE)
             return
         if member is not None:
             scope, target, label = "user", member.id, member.mention
         elif role is not None:
             scope, target, label = "role", role.id, role.mention
         else:
-            scope, target, label = "guild", 0, "the server default"
+            scope, target, label = "guild", 0, text.SERVER_DEFAULT
         if scope != "guild" and window_hours is not None:
-            await send_ephemeral(interaction, "The window is set for the whole server only.")
+            await send_ephemeral(interaction, text.QUOTA_WINDOW_SERVER_ONLY)
             return
         if scope == "guild" and (exempt is not None or clear):
-            await send_ephemeral(interaction, "Exempt and clear apply to a role or a member.")
+            await send_ephemeral(interaction, text.QUOTA_EXEMPT_SCOPE)
             return
         if clear:
             await self.quotas.clear_policy(
                 interaction.guild_id, scope, target, actor_id=interaction.user.id
             )
-            summary = f"{label} now follows the server's quota again."
+            summary = text.quota_cleared(label)
         elif tracks is None and seconds is None and window_hours is None and exempt is None:
-            await send_ephemeral(
-                interaction, "Give at least one of tracks, seconds, window_hours or exempt."
-            )
+            await send_ephemeral(interaction, text.QUOTA_NOTHING_TO_SET)
             return
         else:
             await self.quotas.set_policy(
@@ -102,17 +100,17 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
                 window_hours=window_hours,
                 exempt=exempt,
             )
-            parts = []
-            if tracks is not None:
-                parts.append(f"{tracks} tracks")
-            if seconds is not None:
-                parts.append(f"{duration(seconds)} of music")
-            if window_hours is not None:
-                parts.append(f"per {window_hours} h")
-            if exempt is not None:
-                parts.append("exempt" if exempt else "not exempt")
-            summary = f"Quota for {label}: {', '.join(parts)}."
+            summary = text.quota_set(label, tracks, seconds, window_hours, exempt)
         await self._done(interaction, summary)
+
+    @app_commands.command(
+        name="server", description="This server's music today against the owner's budgets"
+    )
+    @moderator
+    async def server(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        status = await self.quotas.budget_status(interaction.guild_id)
+        await send_ephemeral(interaction, text.server_budget(status))
 
     @app_commands.command(name="show", description="A member's quota and usage")
     @app_commands.rename(member="user")
@@ -120,8 +118,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     async def show(self, interaction: discord.Interaction, member: discord.Member) -> None:
         assert interaction.guild_id is not None
         status = await self.quotas.status(interaction.guild_id, member.id, _role_ids(member))
-        text = quota_summary(status, about_someone_else=True)
-        await send_ephemeral(interaction, f"{member.mention} ({status.limits.source}):\n{text}")
+        await send_ephemeral(interaction, text.quota_of(member.mention, status))
 
     @app_commands.command(name="reset", description="Give a member their whole quota back")
     @app_commands.rename(member="user")
@@ -131,7 +128,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         wiped = await self.quotas.reset(
             interaction.guild_id, member.id, actor_id=interaction.user.id
         )
-        await self._done(interaction, f"Reset {member.mention}'s quota ({wiped} tracks forgiven).")
+        await self._done(interaction, text.quota_reset(member.mention, wiped))
 
     @app_commands.command(name="block", description="Stop a member from composing")
     @app_commands.rename(member="user")
@@ -146,8 +143,7 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         await self.quotas.block(
             interaction.guild_id, member.id, actor_id=interaction.user.id, reason=reason.strip()
         )
-        why = f" ({inert(reason, 200)})" if reason.strip() else ""
-        await self._done(interaction, f"Blocked {member.mention} from composing{why}.")
+        await self._done(interaction, text.blocked(member.mention, reason))
 
     @app_commands.command(name="unblock", description="Let a blocked member compose again")
     @app_commands.rename(member="user")
@@ -155,9 +151,9 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         assert interaction.guild_id is not None
         if await self.quotas.unblock(interaction.guild_id, member.id, actor_id=interaction.user.id):
-            await self._done(interaction, f"Unblocked {member.mention}.")
+            await self._done(interaction, text.unblocked(member.mention))
         else:
-            await send_ephemeral(interaction, f"{member.mention} was not blocked.")
+            await send_ephemeral(interaction, text.not_blocked(member.mention))
 
     @app_commands.command(name="log", description="Post moderator quota actions to a channel")
     @app_commands.describe(channel="Where to post; leave empty to stop posting")
@@ -171,19 +167,18 @@ class QuotaCog(commands.GroupCog, group_name="quota", group_description="Music q
         await self.audit.set_log_channel(
             interaction.guild_id, channel.id if channel else None, actor_id=interaction.user.id
         )
-        where = channel.mention if channel else "nowhere"
-        await self._done(interaction, f"Quota actions will be posted to {where}.")
+        await self._done(interaction, text.log_channel_set(channel.id if channel else None))
 
     async def _done(self, interaction: discord.Interaction, summary: str) -> None:
         """Confirm to the moderator, then post to the log channel when one is set."""
-        await send_ephemeral(interaction, f"✅ {summary}")
+        await send_ephemeral(interaction, text.done(summary))
         assert interaction.guild is not None
         channel_id = await self.audit.log_channel(interaction.guild.id)
         channel = interaction.guild.get_channel(channel_id) if channel_id else None
         if isinstance(channel, discord.abc.Messageable):
             try:
                 await channel.send(
-                    f"🛡️ {interaction.user.mention}: {summary}",
+                    text.moderator_action(interaction.user.id, summary),
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
             except discord.HTTPException as exc:

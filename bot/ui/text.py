@@ -27,7 +27,7 @@ from bot.music import (
     UnplayableAudio,
 )
 from bot.music.text import displayable
-from bot.store.quotas import QuotaRefused, QuotaStatus
+from bot.store.quotas import BudgetStatus, QuotaRefused, QuotaStatus
 
 NOTHING_CHARGED = "Nothing was taken from your quota."
 
@@ -114,6 +114,39 @@ def _music_error(error: MusicError, nothing_charged: str) -> str:
             return "💥 Something went wrong while composing. Please try again. " + nothing_charged
 
 
+def budget_refusal(refused: QuotaRefused, length_s: int) -> str:
+    """Refused by the owner's budgets: not the member's quota, and when it frees up."""
+    budget = refused.budget
+    whose = "this server's" if refused.reason.startswith("guild") else "the bot's"
+    use = None if budget is None else (budget.guild if whose == "this server's" else budget.bot)
+    allowance = f" ({duration(use.limit)} a day)" if use is not None and use.limit else ""
+    lead = f"🏦 This is not your own quota: {whose} daily music budget{allowance}"
+    if refused.reason.endswith("too_long"):
+        return f"{lead} is shorter than this {duration(length_s)} track. Try a shorter length."
+    return (
+        f"{lead} is used up for now. A {duration(length_s)} track fits again "
+        f"{relative_time(refused.available_at)}, or try a shorter length."
+    )
+
+
+def server_budget(status: BudgetStatus) -> str:
+    """/quota server: the server's use against its ceiling, and the bot-wide budget."""
+    lines = [f"Music composed in the last {status.window_hours} h:"]
+    for label, use in (("this server", status.guild), ("the whole bot", status.bot)):
+        if use.limit is None:
+            lines.append(f"• {label}: **{duration(use.used)}** (no daily limit)")
+        else:
+            lines.append(
+                f"• {label}: **{duration(use.used)}** of **{duration(use.limit)}** "
+                f"({duration(use.left or 0)} left)"
+            )
+    if status.guild.next_release_at is not None:
+        lines.append(
+            f"The oldest track stops counting {relative_time(status.guild.next_release_at)}."
+        )
+    return "\n".join(lines)
+
+
 def relative_time(timestamp: float | None) -> str:
     if timestamp is None:
         return "soon"
@@ -149,7 +182,76 @@ def quota_summary(status: QuotaStatus, *, about_someone_else: bool = False) -> s
     return "\n".join(lines)
 
 
+SERVER_DEFAULT = "the server default"
+QUOTA_MEMBER_OR_ROLE = "Pick a member or a role, not both."
+QUOTA_WINDOW_SERVER_ONLY = "The window is set for the whole server only."
+QUOTA_EXEMPT_SCOPE = "Exempt and clear apply to a role or a member."
+QUOTA_NOTHING_TO_SET = "Give at least one of tracks, seconds, window_hours or exempt."
+
+
+def quota_cleared(label: str) -> str:
+    return f"{label} now follows the server's quota again."
+
+
+def quota_set(
+    label: str,
+    tracks: int | None,
+    seconds: int | None,
+    window_hours: int | None,
+    exempt: bool | None,
+) -> str:
+    parts = []
+    if tracks is not None:
+        parts.append(f"{tracks} tracks")
+    if seconds is not None:
+        parts.append(f"{duration(seconds)} of music")
+    if window_hours is not None:
+        parts.append(f"per {window_hours} h")
+    if exempt is not None:
+        parts.append("exempt" if exempt else "not exempt")
+    return f"Quota for {label}: {', '.join(parts)}."
+
+
+def quota_of(mention: str, status: QuotaStatus) -> str:
+    """/quota show: a member's quota, said to a moderator."""
+    summary = quota_summary(status, about_someone_else=True)
+    return f"{mention} ({status.limits.source}):\n{summary}"
+
+
+def quota_reset(mention: str, wiped: int) -> str:
+    return f"Reset {mention}'s quota ({wiped} tracks forgiven)."
+
+
+def blocked(mention: str, reason: str) -> str:
+    why = f" ({inert(reason, 200)})" if reason.strip() else ""
+    return f"Blocked {mention} from composing{why}."
+
+
+def unblocked(mention: str) -> str:
+    return f"Unblocked {mention}."
+
+
+def not_blocked(mention: str) -> str:
+    return f"{mention} was not blocked."
+
+
+def log_channel_set(channel_id: int | None) -> str:
+    where = channel(channel_id) if channel_id is not None else "nowhere"
+    return f"Quota actions will be posted to {where}."
+
+
+def done(summary: str) -> str:
+    return f"✅ {summary}"
+
+
+def moderator_action(user_id: int, summary: str) -> str:
+    """A moderator's action, as posted to the server's log channel."""
+    return f"🛡️ <@{user_id}>: {summary}"
+
+
 def quota_refusal(refused: QuotaRefused, length_s: int) -> str:
+    if refused.by_budget:
+        return budget_refusal(refused, length_s)
     status, limits = refused.status, refused.status.limits
     window = f"{limits.window_hours} h"
     when = relative_time(refused.available_at)
