@@ -12,10 +12,12 @@ from discord.ext import commands, tasks
 
 from bot import metrics
 from bot.cogs.compose import ComposeCog
+from bot.cogs.guilds import GuildsCog
 from bot.cogs.jam import JamCog
 from bot.cogs.plans import PlansCog
 from bot.cogs.quota import QuotaCog
 from bot.cogs.tracks import PROGRESS_INTERVAL, TracksCog
+from bot.core.allow_list import AllowList
 from bot.health import HealthServer
 from bot.services import Services
 from bot.tree import MusicTree
@@ -72,6 +74,10 @@ class MusicBot(commands.Bot):
         await self.add_cog(ComposeCog(services.plans, tracks, plans))
         await self.add_cog(JamCog(self, services, now_playing_interval=self._now_playing_interval))
         await self.add_cog(QuotaCog(services.quotas, services.audit))
+        allowed = AllowList(services.settings.allowed_guilds)
+        assert isinstance(self.tree, MusicTree)
+        self.tree.allowed = allowed
+        await self.add_cog(GuildsCog(self, allowed))
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         # After the cogs: settling a stopped process's jobs asks the Tracks cog.
         await services.start()

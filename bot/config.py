@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     music_pcm_channels: Literal[1, 2] = 1
     # A jam leaves its voice channel after this long with nobody listening.
     jam_idle_seconds: float = Field(default=120, ge=1, le=24 * 3600)
+    # The servers the bot may work in (ids, comma-separated); empty: every server.
+    allowed_guilds: Annotated[frozenset[int], NoDecode] = frozenset()
     database_url: str = DEFAULT_DATABASE_URL
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
@@ -88,6 +90,16 @@ class Settings(BaseSettings):
                 f"must end in {DISCORD_API_SUFFIX}, e.g. http://127.0.0.1:8080{DISCORD_API_SUFFIX}"
             )
         return value
+
+    @field_validator("allowed_guilds", mode="before")
+    @classmethod
+    def _guild_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        ids = [part for part in value.replace(",", " ").split() if part]
+        if not all(part.isdigit() for part in ids):
+            raise ValueError("must be server ids separated by commas, like 123,456")
+        return frozenset(int(part) for part in ids)
 
     @field_validator("database_url")
     @classmethod

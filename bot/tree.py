@@ -8,6 +8,7 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.core.allow_list import AllowList
 from bot.core.requester import Requester
 from bot.ui import text
 
@@ -15,6 +16,15 @@ log = logging.getLogger(__name__)
 
 
 class MusicTree(app_commands.CommandTree):
+    # The owner's allow-list; set by the bot. A server not on it gets no command run.
+    allowed = AllowList()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if self.allowed.allows(interaction.guild_id):
+            return True
+        await send_ephemeral(interaction, text.NOT_ALLOWED_HERE)
+        return False
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:

@@ -544,4 +544,8 @@ def queue_footer(waiting: int, total_s: float) -> str:
     return f"{waiting} waiting · {duration(total_s)} of music"
 
 
+NOT_ALLOWED_HERE = (
+    "👋 This bot only works in the servers its owner chose, and this is not one of them, so "
+    "it is leaving. Nothing was composed or charged here."
+)
 SOMETHING_WENT_WRONG = "Something went wrong. It has been logged; please try again."

@@ -193,6 +193,10 @@ class FakeDiscord:
         # stop the bot right there: the upload landed, the bot never heard).
         self.on_upload: Callable[[], None] | None = None
         self.identified = asyncio.Event()
+        # Servers the bot left (DELETE /users/@me/guilds/{id}); with `leave_denied` the leave
+        # fails (403), so the bot stays where it should not be.
+        self.left_guilds: list[int] = []
+        self.leave_denied = False
         self.url = ""
         self._ids = _snowflakes()
         self._seq = itertools.count(1)
@@ -224,6 +228,7 @@ class FakeDiscord:
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_channel_message)
         r.add_delete("/api/v10/channels/{channel}/messages/{message}", self._delete_channel_message)
         r.add_post("/api/v10/channels/{channel}/typing", self._typing)
+        r.add_delete("/api/v10/users/@me/guilds/{guild}", self._leave_guild)
         r.add_get("/attachments/{id}/{filename}", self._attachment)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -463,6 +468,7 @@ class FakeDiscord:
                     "mentionable": False,
                 },
             ],
+            "system_channel_id": str(CHANNEL_ID),
             "channels": [self._channel_payload(), self._voice_channel_payload()],
             "members": [m.payload() for m in self.members],
             "emojis": [],
@@ -825,6 +831,17 @@ class FakeDiscord:
     async def _delete_channel_message(self, request: web.Request) -> web.Response:
         if self.messages.pop(int(request.match_info["message"]), None) is None:
             raise DiscordError(404, 10008, "Unknown Message")
+        return web.Response(status=204)
+
+    async def _leave_guild(self, request: web.Request) -> web.Response:
+        guild_id = int(request.match_info["guild"])
+        if guild_id != GUILD_ID or guild_id in self.left_guilds:
+            raise DiscordError(404, 10004, "Unknown Guild")
+        if self.leave_denied:
+            raise DiscordError(403, 50001, "Missing Access")
+        self.left_guilds.append(guild_id)
+        # As Discord does: the bot's sessions hear that the guild is gone.
+        await self._broadcast("GUILD_DELETE", {"id": str(guild_id)})
         return web.Response(status=204)
 
     async def _typing(self, request: web.Request) -> web.Response:

@@ -84,3 +84,14 @@ def test_discord_api_base_url_without_api_v10_is_one_line_saying_so(
     assert "\n" not in message
     assert message.startswith("invalid configuration: DISCORD_API_BASE_URL:")
     assert "must end in /api/v10" in message
+
+
+def test_allowed_guilds_parse_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_GUILDS", "123, 456,789")
+    assert load_settings().allowed_guilds == frozenset({123, 456, 789})
+    monkeypatch.setenv("ALLOWED_GUILDS", "")
+    assert load_settings().allowed_guilds == frozenset()
+    monkeypatch.setenv("ALLOWED_GUILDS", "123,my-server")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "ALLOWED_GUILDS" in str(raised.value) and "\n" not in str(raised.value)
