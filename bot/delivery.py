@@ -80,9 +80,24 @@ async def track_was_posted(
     message_id: int | None,
     since: float,
 ) -> bool:
-    """Whether the channel shows the track `track_id`: in the message it was to be delivered
-    into, or in a later post of the bot's (when the token had expired). A delivered track is
-    the one message whose buttons name it."""
+    """Whether the channel shows the track `track_id` (see `find_track_message`)."""
+    found = await find_track_message(
+        channel, author_id=author_id, track_id=track_id, message_id=message_id, since=since
+    )
+    return found is not None
+
+
+async def find_track_message(
+    channel: discord.abc.Messageable,
+    *,
+    author_id: int,
+    track_id: str,
+    message_id: int | None,
+    since: float,
+) -> discord.Message | None:
+    """The message that shows the track `track_id`: the one it was to be delivered into, or a
+    later post of the bot's (when the token had expired). A delivered track is the one message
+    whose buttons name it."""
     marker = RegenerateButton(track_id).custom_id
 
     def shows_track(message: discord.Message) -> bool:
@@ -94,15 +109,16 @@ async def track_was_posted(
 
     if message_id is not None:
         try:
-            if shows_track(await channel.fetch_message(message_id)):
-                return True
+            message = await channel.fetch_message(message_id)
+            if shows_track(message):
+                return message
         except discord.NotFound:
             pass
     after = discord.Object(discord.utils.time_snowflake(datetime.fromtimestamp(since, UTC)))
     async for message in channel.history(limit=100, after=after):
         if shows_track(message):
-            return True
-    return False
+            return message
+    return None
 
 
 async def post_late(

@@ -64,6 +64,17 @@ class ComposeCog(commands.GroupCog, group_name="music", group_description="Compo
     ) -> list[app_commands.Choice[str]]:
         return await self._plans_cog.choices(interaction, current)
 
+    @app_commands.command(name="forget", description="Delete one of your tracks")
+    @app_commands.describe(track="One of your tracks (its message and what the bot kept go)")
+    async def forget(self, interaction: discord.Interaction, track: str) -> None:
+        await self._tracks.delete_track(interaction, track.strip())
+
+    @forget.autocomplete("track")
+    async def _track_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._tracks.track_choices(interaction, current)
+
     @app_commands.command(name="plan", description="Plan a track's sections before composing it")
     @app_commands.describe(
         prompt="Describe the music: genre, mood, instruments, tempo…",

@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING, cast
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.core.compose import ComposeService
@@ -31,6 +32,7 @@ from bot.core.track_orders import ButtonOrder, TrackOrders
 from bot.delivery import (
     ProgressMessage,
     ProgressReporter,
+    find_track_message,
     post_late,
     report,
     track_was_posted,
@@ -281,6 +283,50 @@ class TracksCog(commands.Cog):
     ) -> None:
         found = await self._orders.redo(requester(interaction), track_id, index)
         await self.compose_for_button(interaction, found, clear_menu=True)
+
+    # -- deleting a track --------------------------------------------------------------------
+
+    async def delete_track(self, interaction: discord.Interaction, track_id: str) -> None:
+        """The Delete button under a track, and /music forget."""
+        deleted = await self._orders.delete(requester(interaction), track_id)
+        if isinstance(deleted, Refused):
+            await send_ephemeral(interaction, text.refusal(deleted.reason))
+            return
+        await send_ephemeral(interaction, text.TRACK_DELETED)
+        message = interaction.message
+        me = self.bot.user
+        assert me is not None
+        try:
+            if message is None or message.author.id != me.id:
+                channel = self.bot.get_partial_messageable(
+                    deleted.track.channel_id, guild_id=deleted.track.guild_id
+                )
+                message = await find_track_message(
+                    channel,
+                    author_id=me.id,
+                    track_id=track_id,
+                    message_id=deleted.message_id,
+                    since=deleted.track.created_at,
+                )
+            if message is not None:
+                await message.delete()
+        except discord.HTTPException as exc:
+            log.warning("could not delete the message of track %s: %s", track_id, exc)
+
+    async def track_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The member's recent tracks matching what they typed, for autocomplete."""
+        if interaction.guild_id is None:
+            return []
+        needle = current.strip().lower()
+        choices = []
+        for track in await self._orders.recent(requester(interaction)):
+            label = text.track_choice(self._orders.describe(track), track.length_s)
+            if needle and needle not in label.lower() and not track.id.startswith(needle):
+                continue
+            choices.append(app_commands.Choice(name=label[:100], value=track.id))
+        return choices[:25]
 
     # -- after a stopped process --------------------------------------------------------------
 

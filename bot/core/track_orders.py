@@ -22,6 +22,14 @@ from .requester import Requester
 
 
 @dataclass(frozen=True, slots=True)
+class Deleted:
+    """A track forgotten: where its message was (to delete it too)."""
+
+    track: TrackRecord
+    message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ButtonOrder:
     """An order from a button: whose it is (charged to the presser), and whether it composes
     once. `track` is the track under which it was pressed, if any."""
@@ -64,6 +72,27 @@ class TrackOrders:
 
     async def track_for(self, requester: Requester, track_id: str) -> TrackRecord | Refused:
         return await owned_track(self._tracks, requester, track_id)
+
+    async def delete(self, requester: Requester, track_id: str) -> Deleted | Refused:
+        """Delete a track: its requester, or a moderator (audited)."""
+        track = await self.track_for(requester, track_id)
+        if isinstance(track, Refused):
+            return track
+        message_id = await self._tracks.delete(track, actor_id=requester.user_id)
+        return Deleted(track, message_id)
+
+    async def recent(self, requester: Requester) -> list[TrackRecord]:
+        """The member's own newest tracks here."""
+        return await self._tracks.recent(requester.guild_id, requester.user_id)
+
+    @staticmethod
+    def describe(track: TrackRecord) -> str:
+        """What a track is, in a few words: its title, or what was asked for."""
+        if track.title:
+            return track.title
+        return ComposeOrder.from_request(
+            ComposeRequest.model_validate_json(track.request_json)
+        ).headline
 
     async def suggestion(self, suggestion_id: str) -> ButtonOrder | Refused:
         """Compose with this, under a copyright refusal."""

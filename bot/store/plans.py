@@ -15,8 +15,9 @@ from sqlalchemy import Connection, delete, select, update
 
 from bot.music.plans import Plan, duration_seconds, summary
 
+from .audit import record_action
 from .database import Database
-from .schema import plans, tracks
+from .schema import jobs, plans, tracks
 from .sql import mark_once, unmark
 
 
@@ -79,6 +80,7 @@ class TrackRecord:
     length_s: int
     # The buttons already pressed that make a new track once each ("regenerate", "extend").
     spent: frozenset[str] = frozenset()
+    created_at: float = 0.0
 
     @classmethod
     def from_row(cls, row: Any) -> TrackRecord:
@@ -93,6 +95,7 @@ class TrackRecord:
             title=row.title,
             length_s=row.length_s,
             spent=frozenset(a for a, c in ONCE_ACTIONS.items() if row._mapping[c] is not None),
+            created_at=row.created_at,
         )
 
 
@@ -242,6 +245,48 @@ class TrackStore:
         await self._db.write(
             lambda connection: connection.execute(delete(tracks).where(tracks.c.id == track_id))
         )
+
+    async def recent(
+        self, guild_id: int, user_id: int | None, *, limit: int = 25
+    ) -> list[TrackRecord]:
+        """The newest tracks in a server, a member's own (or everyone's with no user_id)."""
+
+        def find(connection: Connection) -> list[TrackRecord]:
+            query = select(tracks).where(tracks.c.guild_id == guild_id)
+            if user_id is not None:
+                query = query.where(tracks.c.user_id == user_id)
+            rows = connection.execute(query.order_by(tracks.c.created_at.desc()).limit(limit))
+            return [TrackRecord.from_row(row) for row in rows]
+
+        return await self._db.read(find)
+
+    async def delete(self, track: TrackRecord, *, actor_id: int) -> int | None:
+        """Forget a delivered track at a member's request: its row and its job's (prompt,
+        request), in one transaction; a deletion by someone else (a moderator) is audited.
+        Returns the id of the message the track was delivered into, if known."""
+
+        def remove(connection: Connection) -> int | None:
+            message_id = connection.execute(
+                select(jobs.c.message_id).where(jobs.c.id == track.id)
+            ).scalar()
+            connection.execute(delete(tracks).where(tracks.c.id == track.id))
+            connection.execute(
+                delete(jobs).where(
+                    jobs.c.id == track.id, jobs.c.state.in_(("done", "failed", "interrupted"))
+                )
+            )
+            if actor_id != track.user_id:
+                record_action(
+                    connection,
+                    track.guild_id,
+                    actor_id,
+                    "track_deleted",
+                    f"user:{track.user_id}",
+                    {"track": track.id, "title": track.title},
+                )
+            return int(message_id) if message_id is not None else None
+
+        return await self._db.write(remove)
 
     async def prune(self, before: float) -> int:
         return await self._db.write(

@@ -32,6 +32,7 @@ class TrackButtons(Protocol):
     async def extend(self, interaction: Interaction, track_id: str) -> None: ...
     async def pick_redo_section(self, interaction: Interaction, track_id: str) -> None: ...
     async def redo_section(self, interaction: Interaction, track_id: str, index: int) -> None: ...
+    async def delete_track(self, interaction: Interaction, track_id: str) -> None: ...
 
 
 class PlanButtons(Protocol):
@@ -335,6 +336,16 @@ class EditAndComposeButton(_RowButton, template=rf"music:track:edit:{_ROW_ID}"):
         await _plans(interaction).edit_track_plan(interaction, self.row_id)
 
 
+class DeleteTrackButton(_RowButton, template=rf"music:track:delete:{_ROW_ID}"):
+    prefix = "music:track:delete"
+    label = "Delete"
+    emoji = "🗑️"
+    style = discord.ButtonStyle.danger
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _tracks(interaction).delete_track(interaction, self.row_id)
+
+
 def track_view(
     track_id: str, *, inpainting: bool, spent: frozenset[str] = frozenset()
 ) -> discord.ui.View:
@@ -346,6 +357,7 @@ def track_view(
     ]
     if inpainting:
         items += [ExtendButton(track_id, disabled="extend" in spent), RedoSectionButton(track_id)]
+    items.append(DeleteTrackButton(track_id))
     return row_view(*items)
 
 
@@ -391,6 +403,7 @@ PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     RedoSectionButton,
     RedoSectionMenu,
     EditAndComposeButton,
+    DeleteTrackButton,
     JamSkipButton,
     JamStopButton,
 )

@@ -448,6 +448,14 @@ def interrupted(prompt: str, length_s: float) -> str:
     )
 
 
+TRACK_DELETED = "🗑️ The track is deleted: its message, its file and what the bot kept of it."
+
+
+def track_choice(what: str, length_s: float) -> str:
+    """An autocomplete line for one of the member's tracks."""
+    return f"{' '.join(what.split())[:80]} · {duration(length_s)}"
+
+
 # -- plans ---------------------------------------------------------------------------------------
 
 PLAN_HEADING = "Composition plan"
