@@ -20,7 +20,7 @@ from bot.cogs.tracks import PROGRESS_INTERVAL, TracksCog
 from bot.core.allow_list import AllowList
 from bot.health import HealthServer
 from bot.services import Services
-from bot.tree import MusicTree
+from bot.tree import MusicTree, sync_if_changed
 from bot.ui.buttons import PERSISTENT_ITEMS
 from bot.voice import voice_problem
 
@@ -79,6 +79,7 @@ class MusicBot(commands.Bot):
         self.tree.allowed = allowed
         await self.add_cog(GuildsCog(self, allowed))
         self.add_dynamic_items(*PERSISTENT_ITEMS)
+        await sync_if_changed(self.tree, services.commands)
         # After the cogs: settling a stopped process's jobs asks the Tracks cog.
         await services.start()
         self.housekeeping.start()

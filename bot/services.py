@@ -23,6 +23,7 @@ from bot.instance import Instance
 from bot.music import MusicClient
 from bot.store import Database, SuggestionStore
 from bot.store.audit import AuditLog
+from bot.store.commands import CommandRegistry
 from bot.store.jobs import JobStore
 from bot.store.plans import PlanStore, TrackStore
 from bot.store.quotas import QuotaDefaults, QuotaLedger
@@ -46,6 +47,7 @@ class Services:
     plan_store: PlanStore
     tracks: TrackStore
     audit: AuditLog
+    commands: CommandRegistry
     composer: Composer
     plans: PlanService
     track_orders: TrackOrders
@@ -155,6 +157,7 @@ def build_services(
         plan_store=plan_store,
         tracks=tracks,
         audit=AuditLog(database),
+        commands=CommandRegistry(database),
         composer=composer,
         plans=plans,
         track_orders=TrackOrders(tracks, suggestions, jobs, inpainting=settings.music_inpainting),

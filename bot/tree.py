@@ -3,6 +3,8 @@ way to reply privately, and who a member is to the core."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import discord
@@ -10,6 +12,7 @@ from discord import app_commands
 
 from bot.core.allow_list import AllowList
 from bot.core.requester import Requester
+from bot.store.commands import CommandRegistry
 from bot.ui import text
 
 log = logging.getLogger(__name__)
@@ -101,3 +104,23 @@ def upload_limit(interaction: discord.Interaction) -> int:
     if interaction.guild is not None:
         limit = min(limit, interaction.guild.filesize_limit)
     return limit
+
+
+async def sync_if_changed(tree: app_commands.CommandTree, registry: CommandRegistry) -> bool:
+    """Register the commands with Discord when their definitions differ from what was last
+    registered (Discord allows 200 command creates a day per server): True when it synced."""
+    definitions = sorted(
+        (command.to_dict(tree) for command in tree.get_commands()), key=lambda c: c["name"]
+    )
+    digest = hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
+    if await registry.digest() == digest:
+        log.debug("commands unchanged since they were last registered")
+        return False
+    try:
+        synced = await tree.sync()
+    except discord.HTTPException as exc:
+        log.warning("could not register the commands (%s); `python -m bot sync` does it", exc)
+        return False
+    await registry.registered(digest)
+    log.info("registered %d command(s) with Discord: their definitions changed", len(synced))
+    return True

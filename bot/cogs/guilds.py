@@ -21,6 +21,8 @@ class GuildsCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        if self.bot.application_id is not None:
+            log.info("invite the bot to a server: %s", invite_url(self.bot.application_id))
         for guild in list(self.bot.guilds):
             await self._leave_unless_allowed(guild)
 
@@ -44,6 +46,25 @@ class GuildsCog(commands.Cog):
             await guild.leave()
         except discord.HTTPException as exc:
             log.error("could not leave server %s (not in ALLOWED_GUILDS): %s", guild.id, exc)
+
+
+# What the bot does, and nothing more: post and edit its messages with tracks and embeds, read
+# its recent messages (to find a track after a crash), and join and speak in voice for jams.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+    connect=True,
+    speak=True,
+)
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(
+        application_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands")
+    )
 
 
 def _where_to_say(guild: discord.Guild) -> discord.TextChannel | None:

@@ -99,6 +99,15 @@ quota_budget_locks = Table(
     Column("target_id", BigInteger, primary_key=True),
 )
 
+# What the bot last registered with Discord, so it syncs its commands only when they change.
+app_commands = Table(
+    "app_commands",
+    metadata,
+    Column("scope", String(32), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("synced_at", Float, nullable=False),
+)
+
 guild_settings = Table(
     "guild_settings",
     metadata,
