@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 
 import discord
 from discord import app_commands
@@ -95,6 +96,18 @@ def _is_moderator(interaction: discord.Interaction) -> bool:
 
 # A moderator-only command: the same rule (Manage Server) the core's Requester carries.
 moderator = app_commands.check(_is_moderator)
+
+
+def choices(options: Iterable[tuple[str, str]], typed: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete: the (label, value) options whose label holds what the member typed, or
+    whose value starts with it; Discord shows at most 25."""
+    needle = typed.strip().lower()
+    matching = [
+        app_commands.Choice(name=label[:100], value=value)
+        for label, value in options
+        if not needle or needle in label.lower() or value.startswith(needle)
+    ]
+    return matching[:25]
 
 
 def upload_limit(interaction: discord.Interaction) -> int:

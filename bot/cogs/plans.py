@@ -17,7 +17,7 @@ from bot.core.track_orders import ButtonOrder
 from bot.music import BadPrompt, MusicPrompt
 from bot.music import plans as plan_parts
 from bot.music.plans import Plan
-from bot.tree import requester, send_ephemeral
+from bot.tree import choices, requester, send_ephemeral
 from bot.ui import text
 from bot.ui.buttons import EditAndComposeButton, EditSectionMenu, plan_view, row_view
 from bot.ui.embeds import plan_embed, plan_file
@@ -78,14 +78,11 @@ class PlansCog(commands.Cog):
         """The member's recent plans matching what they typed, for autocomplete."""
         if interaction.guild_id is None:
             return []
-        needle = current.strip().lower()
-        choices = []
-        for record in await self._plans.recent(requester(interaction)):
-            label = text.plan_choice(record.prompt, record.summary, record.length_s, record.origin)
-            if needle and needle not in label.lower() and not record.id.startswith(needle):
-                continue
-            choices.append(app_commands.Choice(name=label[:100], value=record.id))
-        return choices[:25]
+        records = await self._plans.recent(requester(interaction))
+        return choices(
+            ((text.plan_choice(r.prompt, r.summary, r.length_s, r.origin), r.id) for r in records),
+            current,
+        )
 
     # -- plan buttons -------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from bot.delivery import (
 )
 from bot.music import MusicPrompt
 from bot.store.jobs import JobRecord
-from bot.tree import requester, send_ephemeral, upload_limit
+from bot.tree import choices, requester, send_ephemeral, upload_limit
 from bot.ui import text
 from bot.ui.buttons import RedoSectionMenu, RetryButton, UseSuggestionButton, plan_view, track_view
 from bot.ui.embeds import plan_embed, plan_file, suggestion_embed, track_embed
@@ -319,14 +319,11 @@ class TracksCog(commands.Cog):
         """The member's recent tracks matching what they typed, for autocomplete."""
         if interaction.guild_id is None:
             return []
-        needle = current.strip().lower()
-        choices = []
-        for track in await self._orders.recent(requester(interaction)):
-            label = text.track_choice(self._orders.describe(track), track.length_s)
-            if needle and needle not in label.lower() and not track.id.startswith(needle):
-                continue
-            choices.append(app_commands.Choice(name=label[:100], value=track.id))
-        return choices[:25]
+        tracks = await self._orders.recent(requester(interaction))
+        return choices(
+            ((text.track_choice(self._orders.describe(t), t.length_s), t.id) for t in tracks),
+            current,
+        )
 
     # -- after a stopped process --------------------------------------------------------------
 

@@ -485,7 +485,6 @@ def plan_choice(prompt: str | None, summary: str, length_s: float, origin: str) 
 
 # -- jams ----------------------------------------------------------------------------------------
 
-VOICE_LIBRARIES_MISSING = "the voice libraries are missing (install discord.py[voice])"
 NO_JAM = "No jam is running here. Start one with `/jam start`."
 JOIN_VOICE_FIRST = "Join a voice channel first: the jam plays in the one you're in."
 ONLY_STARTER = "Only the member who started the jam (or a moderator) can stop it."
