@@ -111,7 +111,7 @@ class TracksCog(commands.Cog):
 
         try:
             outcome = await self._compose.compose(
-                accepted, reporter, deliver, jam=jam, message_id=progress.known_id
+                accepted, reporter, deliver, jam=jam, reply=progress.reply()
             )
         finally:
             await reporter.stop()

@@ -32,6 +32,16 @@ class JobListener(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """Where the member watches their job: the message, and the interaction token that lets
+    any process edit it for 15 minutes (kept out of reprs and logs)."""
+
+    message_id: int | None = None
+    interaction_token: str | None = field(default=None, repr=False)
+    application_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ComposeJob:
     id: str
     guild_id: int
@@ -45,6 +55,9 @@ class ComposeJob:
     reservation_id: str | None = None
     # The message the track will be delivered into, if known (checked after a crash).
     message_id: int | None = None
+    # The member's reply by token, so another process can edit it after a takeover.
+    interaction_token: str | None = field(default=None, repr=False)
+    application_id: int | None = None
 
 
 @dataclass(eq=False)
@@ -186,6 +199,8 @@ class Composer:
             output_format=job.output_format,
             reservation_id=job.reservation_id,
             message_id=job.message_id,
+            interaction_token=job.interaction_token,
+            application_id=job.application_id,
         )
         self._wake.set()
         await waiting.turn

@@ -76,6 +76,13 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
             _create("quota_budget_locks"), _create_indexes("quota_usage.ix_quota_usage_created")
         ),
     ),
+    (
+        7,
+        _steps(
+            _create("interaction_claims", "identify_slots"),
+            _add_columns("jobs.interaction_token", "jobs.application_id"),
+        ),
+    ),
 ]
 
 
