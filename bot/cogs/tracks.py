@@ -52,7 +52,11 @@ PROGRESS_INTERVAL = 5.0
 
 class TracksCog(commands.Cog):
     def __init__(
-        self, bot: commands.Bot, services: Services, *, progress_interval: float = PROGRESS_INTERVAL
+        self,
+        bot: commands.AutoShardedBot,
+        services: Services,
+        *,
+        progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self.bot = bot
         self._compose: ComposeService = services.compose
