@@ -41,6 +41,24 @@ class Reply:
     application_id: int | None = None
 
 
+# An interaction token lasts 15 minutes; a minute is kept for the edit itself.
+REPLY_TOKEN_SECONDS = 14 * 60
+
+
+def reply_of(record: JobRecord) -> Reply:
+    return Reply(record.message_id, record.interaction_token, record.application_id)
+
+
+def reply_editable(reply: Reply, *, created_at: float, now: float) -> bool:
+    """Whether a job's reply can still be edited by its interaction token."""
+    return (
+        reply.message_id is not None
+        and reply.interaction_token is not None
+        and reply.application_id is not None
+        and now - created_at < REPLY_TOKEN_SECONDS
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ComposeJob:
     id: str

@@ -7,11 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from bot import metrics
 from bot.store.shards import IdentifySlots, InteractionClaims
 
 log = logging.getLogger(__name__)
+
+# A claim no interaction can have (snowflakes are positive): the process that claims it names
+# the misconfiguration; claims are pruned after an hour, so a lasting one is named hourly.
+WARNING_CLAIM = 0
+# How often a process asks again whether to name a misconfiguration.
+WARNING_INTERVAL = 3600.0
 
 # Discord lets each identify bucket (shard_id % max_concurrency) start one session per 5 s.
 IDENTIFY_INTERVAL = 5.0
@@ -21,13 +28,15 @@ class InteractionGate:
     """Admits an interaction to the one process that claims it first, before any side effect.
 
     A duplicate means two gateway sessions got the same event: two processes run the same
-    shard. It is dropped quietly; the misconfiguration is named once per process.
+    shard. It is dropped quietly; the misconfiguration is named once, by one of the processes
+    (then at most hourly while it lasts).
     """
 
     def __init__(self, claims: InteractionClaims) -> None:
         self._claims = claims
         self.duplicates = 0
         self._failing = False
+        self._asked_at: float | None = None
 
     async def admit(self, interaction_id: int) -> bool:
         try:
@@ -43,7 +52,7 @@ class InteractionGate:
             return True
         self.duplicates += 1
         metrics.duplicate_interactions.inc()
-        if self.duplicates == 1:
+        if await self._first_to_say():
             log.warning(
                 "another process answered interaction %s: two processes run the same shard? "
                 "check DISCORD_SHARD_IDS (each shard in exactly one process) and "
@@ -53,6 +62,13 @@ class InteractionGate:
         else:
             log.debug("interaction %s was answered by another process", interaction_id)
         return False
+
+    async def _first_to_say(self) -> bool:
+        now = time.monotonic()
+        if self._asked_at is not None and now - self._asked_at < WARNING_INTERVAL:
+            return False
+        self._asked_at = now
+        return await self._claims.claim(WARNING_CLAIM)
 
     async def prune(self, before: float) -> int:
         return await self._claims.prune(before)
