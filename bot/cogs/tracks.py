@@ -331,6 +331,7 @@ class TracksCog(commands.Cog):
             return False
         assert reply.application_id is not None and reply.interaction_token is not None
         assert reply.message_id is not None
+        requester = discord.Object(record.user_id)
         webhook = discord.Webhook.partial(
             reply.application_id, reply.interaction_token, client=self.bot
         )
@@ -341,7 +342,9 @@ class TracksCog(commands.Cog):
                 embeds=[],
                 attachments=[],
                 view=RetryButton.as_view(record.id),
-                allowed_mentions=discord.AllowedMentions.none(),
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[requester], replied_user=False
+                ),
             )
         except discord.HTTPException as exc:
             # The exception names the status, never the token.
