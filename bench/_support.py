@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.fakes.discord_server import ALICE, FakeDiscord, Interaction, Member
+from tests.fakes.discord_server import ALICE, GUILD_ID, FakeDiscord, Interaction, Member
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-key"
@@ -62,8 +62,8 @@ async def sandbox_stats(url: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def local_discord() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(keep_uploads=False)
+async def local_discord(**options: Any) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord(keep_uploads=False, **options)
     await fake.start()
     try:
         yield fake
@@ -127,16 +127,26 @@ def members(count: int, offset: int = 0) -> list[Member]:
 
 
 async def compose_all(
-    fake: FakeDiscord, prompts: Sequence[str], length: int, offset: int = 0
+    fake: FakeDiscord,
+    prompts: Sequence[str],
+    length: int,
+    offset: int = 0,
+    guilds: Sequence[int] = (GUILD_ID,),
 ) -> list[Interaction]:
-    """Every prompt sent at once by a different member."""
+    """Every prompt sent at once by a different member (spread over `guilds` in turn)."""
     crowd = members(len(prompts), offset)
     fake.members.extend(crowd)
     return list(
         await asyncio.gather(
             *(
-                fake.slash(member, "music", "compose", {"prompt": prompt, "length": length})
-                for member, prompt in zip(crowd, prompts, strict=True)
+                fake.slash(
+                    member,
+                    "music",
+                    "compose",
+                    {"prompt": prompt, "length": length},
+                    guild_id=guilds[index % len(guilds)],
+                )
+                for index, (member, prompt) in enumerate(zip(crowd, prompts, strict=True))
             )
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -50,6 +51,11 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
+    # Sharding: how many shards the bot has, and which this process runs (`0,2-3`). Unset: one
+    # process runs every shard Discord recommends. Several processes: the same count in each,
+    # and each shard in exactly one process.
+    discord_shard_count: int | None = Field(default=None, ge=1, le=65536)
+    discord_shard_ids: str | None = None
     default_quota_tracks: int = Field(default=5, ge=0)
     default_quota_seconds: int = Field(default=600, ge=0)
     quota_window_hours: int = Field(default=24, ge=1, le=24 * 31)
@@ -101,6 +107,25 @@ class Settings(BaseSettings):
             raise ValueError("must be server ids separated by commas, like 123,456")
         return frozenset(int(part) for part in ids)
 
+    @field_validator("discord_shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        count = info.data.get("discord_shard_count")
+        if count is None:
+            raise ValueError("needs DISCORD_SHARD_COUNT (the same number in every process)")
+        parse_shard_ids(value, count)
+        return value
+
+    def shard_ids(self) -> list[int] | None:
+        """This process's shards; None when Discord's recommendation decides (all of them)."""
+        if self.discord_shard_count is None:
+            return None
+        if self.discord_shard_ids is None:
+            return list(range(self.discord_shard_count))
+        return parse_shard_ids(self.discord_shard_ids, self.discord_shard_count)
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -126,6 +151,24 @@ class Settings(BaseSettings):
                 "DISCORD_TOKEN is not set: put the bot token in the environment or .env"
             )
         return self.discord_token
+
+
+def parse_shard_ids(value: str, count: int) -> list[int]:
+    """`0,2-4` -> [0, 2, 3, 4]: ids and inclusive ranges, each below `count`, each once."""
+    ids: list[int] = []
+    for part in (p.strip() for p in value.split(",")):
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
+            raise ValueError(f"{part!r} is not an id or a range a-b")
+        first = int(match[1])
+        last = int(match[2]) if match[2] is not None else first
+        for shard in range(first, last + 1):
+            if shard >= count:
+                raise ValueError(f"shard {shard} is not below DISCORD_SHARD_COUNT ({count})")
+            if shard in ids:
+                raise ValueError(f"shard {shard} is listed twice")
+            ids.append(shard)
+    return sorted(ids)
 
 
 def database_url(value: str) -> str:

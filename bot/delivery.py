@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot.core.composer import Reply
 from bot.ui import text
 from bot.ui.buttons import RegenerateButton
 
@@ -42,6 +43,14 @@ class ProgressMessage:
     def known_id(self) -> int | None:
         """The message's id if known without asking Discord."""
         return self.followup.id if self.followup is not None else self.original_id
+
+    def reply(self) -> Reply:
+        """The message and the token that reach it, for the job row (a takeover edits it)."""
+        return Reply(
+            message_id=self.known_id,
+            interaction_token=self.interaction.token,
+            application_id=self.interaction.application_id,
+        )
 
     async def edit(self, **fields: Any) -> None:
         fields.setdefault("allowed_mentions", discord.AllowedMentions.none())

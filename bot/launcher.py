@@ -44,6 +44,8 @@ def build_bot(
             if settings.metrics_port is not None
             else None
         ),
+        shard_ids=settings.shard_ids(),
+        shard_count=settings.discord_shard_count,
         **options,
     )
 

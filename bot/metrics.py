@@ -62,6 +62,11 @@ upload_failures = Counter(
     "Composed tracks that Discord would not take (the member was not charged)",
     registry=registry,
 )
+duplicate_interactions = Counter(
+    "discord_duplicate_interactions",
+    "Interactions another process had already claimed (two processes on one shard)",
+    registry=registry,
+)
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from bot.core.composer import Composer
 from bot.core.intake import Intake
 from bot.core.jams import Jams
 from bot.core.plans import PlanService
+from bot.core.shards import IdentifyGate, InteractionGate
 from bot.core.track_orders import TrackOrders
 from bot.instance import Instance
 from bot.music import MusicClient
@@ -27,11 +28,14 @@ from bot.store.commands import CommandRegistry
 from bot.store.jobs import JobStore
 from bot.store.plans import PlanStore, TrackStore
 from bot.store.quotas import QuotaDefaults, QuotaLedger
+from bot.store.shards import IdentifySlots, InteractionClaims
 
 log = logging.getLogger(__name__)
 
 # Longer than the longest quota window (744 h), so pruning never changes a quota.
 RETENTION_SECONDS = 32 * 24 * 3600
+# Discord redelivers nothing older than an interaction token's 15 minutes.
+CLAIM_RETENTION_SECONDS = 3600
 
 
 @dataclass(eq=False)
@@ -53,6 +57,9 @@ class Services:
     track_orders: TrackOrders
     compose: ComposeService
     jams: Jams
+    # Processes sharing the token: who answers an interaction, when a shard identifies.
+    interactions: InteractionGate
+    identify: IdentifyGate
     # Member attachments (plan files): a client of its own, never the music API key's.
     downloads: httpx.AsyncClient
     instance: Instance | None = None
@@ -88,6 +95,9 @@ class Services:
             "suggestions": await self.suggestions.prune(before),
             "plans": await self.plan_store.prune(before),
             "tracks": await self.tracks.prune(before),
+            "interaction_claims": await self.interactions.prune(
+                time.time() - CLAIM_RETENTION_SECONDS
+            ),
         }
 
     async def close(self) -> None:
@@ -169,6 +179,8 @@ def build_services(
         ),
         downloads=downloads,
         instance=instance,
+        interactions=InteractionGate(InteractionClaims(database, owner=jobs.owner)),
+        identify=IdentifyGate(IdentifySlots(database)),
     )
 
 

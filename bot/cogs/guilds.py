@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class GuildsCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, allowed: AllowList) -> None:
+    def __init__(self, bot: commands.AutoShardedBot, allowed: AllowList) -> None:
         self.bot = bot
         self.allowed = allowed
 

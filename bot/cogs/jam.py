@@ -78,7 +78,7 @@ class NowPlaying:
 class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks in voice"):
     def __init__(
         self,
-        bot: commands.Bot,
+        bot: commands.AutoShardedBot,
         services: Services,
         *,
         now_playing_interval: float | None = None,

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 class PlansCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, services: Services, tracks: TracksCog) -> None:
+    def __init__(self, bot: commands.AutoShardedBot, services: Services, tracks: TracksCog) -> None:
         self.bot = bot
         self._plans: PlanService = services.plans
         self._tracks = tracks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from typing import TYPE_CHECKING, cast
 
 import discord
@@ -12,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.compose import ComposeService
+from bot.core.composer import reply_editable, reply_of
 from bot.core.formats import UploadBudget, track_filename
 from bot.core.jam import Jam
 from bot.core.jams import Jams
@@ -54,7 +56,11 @@ PROGRESS_INTERVAL = 5.0
 
 class TracksCog(commands.Cog):
     def __init__(
-        self, bot: commands.Bot, services: Services, *, progress_interval: float = PROGRESS_INTERVAL
+        self,
+        bot: commands.AutoShardedBot,
+        services: Services,
+        *,
+        progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self.bot = bot
         self._compose: ComposeService = services.compose
@@ -113,7 +119,7 @@ class TracksCog(commands.Cog):
 
         try:
             outcome = await self._compose.compose(
-                accepted, reporter, deliver, jam=jam, message_id=progress.known_id
+                accepted, reporter, deliver, jam=jam, reply=progress.reply()
             )
         finally:
             await reporter.stop()
@@ -340,17 +346,51 @@ class TracksCog(commands.Cog):
         )
 
     async def _tell_interrupted(self, records: list[JobRecord]) -> None:
-        """A previous process died mid-job: tell each requester, with a way to try again."""
+        """A process died mid-job: tell each requester what happened, with a way to try again:
+        in their own reply while its token lasts (any process may edit it), else in the
+        channel."""
         for record in records:
+            content = text.interrupted(record.prompt, record.length_s, restarted=record.restarted)
+            if await self._edit_reply(record, content):
+                continue
             channel = self.bot.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
             try:
                 await post_late(
                     channel,
                     discord.Object(record.user_id),
-                    text.interrupted(record.prompt, record.length_s),
+                    content,
                     view=RetryButton.as_view(record.id),
                 )
             except discord.HTTPException as exc:
                 log.warning(
                     "could not tell channel %s about job %s: %s", record.channel_id, record.id, exc
                 )
+
+    async def _edit_reply(self, record: JobRecord, content: str) -> bool:
+        """Edit the member's reply through the job's interaction token; False when it cannot
+        be reached that way (no token kept, or it expired)."""
+        reply = reply_of(record)
+        if not reply_editable(reply, created_at=record.created_at, now=time.time()):
+            return False
+        assert reply.application_id is not None and reply.interaction_token is not None
+        assert reply.message_id is not None
+        requester = discord.Object(record.user_id)
+        webhook = discord.Webhook.partial(
+            reply.application_id, reply.interaction_token, client=self.bot
+        )
+        try:
+            await webhook.edit_message(
+                reply.message_id,
+                content=f"<@{record.user_id}> {content}",
+                embeds=[],
+                attachments=[],
+                view=RetryButton.as_view(record.id),
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[requester], replied_user=False
+                ),
+            )
+        except discord.HTTPException as exc:
+            # The exception names the status, never the token.
+            log.info("could not edit the reply for job %s (%s): posting instead", record.id, exc)
+            return False
+        return True

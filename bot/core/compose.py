@@ -28,7 +28,7 @@ from bot.store.jobs import JobStore
 from bot.store.plans import TrackStore
 from bot.store.quotas import QuotaLedger, QuotaRefused, Reservation
 
-from .composer import ComposeJob, Composer, JobListener
+from .composer import ComposeJob, Composer, JobListener, Reply
 from .formats import JAM_STREAM_FORMAT, longest_fitting_seconds, pick_output_format
 from .intake import Intake
 from .jam import Jam, JamEnded
@@ -166,7 +166,7 @@ class ComposeService:
         deliver: Deliver,
         *,
         jam: Jam | None = None,
-        message_id: int | None = None,
+        reply: Reply | None = None,
     ) -> Outcome:
         """Queue, compose and deliver; the outcome comes back settled.
 
@@ -179,7 +179,9 @@ class ComposeService:
         self._idle.clear()
         try:
             with job_context(job_id):
-                outcome = await self._attempt(job_id, accepted, listener, deliver, jam, message_id)
+                outcome = await self._attempt(
+                    job_id, accepted, listener, deliver, jam, reply or Reply()
+                )
                 delivered = isinstance(outcome, Delivered)
                 await self._settle(job_id, accepted.reservation, delivered, _error(outcome))
                 metrics.jobs_finished.labels("delivered" if delivered else "failed").inc()
@@ -191,9 +193,7 @@ class ComposeService:
                 self._idle.set()
         return outcome
 
-    def _job(
-        self, job_id: str, accepted: Accepted, jam: Jam | None, message_id: int | None
-    ) -> ComposeJob:
+    def _job(self, job_id: str, accepted: Accepted, jam: Jam | None, reply: Reply) -> ComposeJob:
         order, requester = accepted.order, accepted.requester
         request = build_request(
             prompt=order.prompt,
@@ -216,7 +216,9 @@ class ComposeService:
             # A jam streams raw audio into voice, and encodes the MP3 itself.
             output_format=JAM_STREAM_FORMAT if jam is not None else accepted.output_format,
             reservation_id=accepted.reservation.id,
-            message_id=message_id,
+            message_id=reply.message_id,
+            interaction_token=reply.interaction_token,
+            application_id=reply.application_id,
         )
 
     async def _attempt(
@@ -226,11 +228,11 @@ class ComposeService:
         listener: JobListener,
         deliver: Deliver,
         jam: Jam | None,
-        message_id: int | None,
+        reply: Reply,
     ) -> Outcome:
         order = accepted.order
         try:
-            job = self._job(job_id, accepted, jam, message_id)
+            job = self._job(job_id, accepted, jam, reply)
             if jam is None:
                 track = await self._composer.run(job, listener)
             else:

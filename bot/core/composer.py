@@ -32,6 +32,34 @@ class JobListener(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """Where the member watches their job: the message, and the interaction token that lets
+    any process edit it for 15 minutes (kept out of reprs and logs)."""
+
+    message_id: int | None = None
+    interaction_token: str | None = field(default=None, repr=False)
+    application_id: int | None = None
+
+
+# An interaction token lasts 15 minutes; a minute is kept for the edit itself.
+REPLY_TOKEN_SECONDS = 14 * 60
+
+
+def reply_of(record: JobRecord) -> Reply:
+    return Reply(record.message_id, record.interaction_token, record.application_id)
+
+
+def reply_editable(reply: Reply, *, created_at: float, now: float) -> bool:
+    """Whether a job's reply can still be edited by its interaction token."""
+    return (
+        reply.message_id is not None
+        and reply.interaction_token is not None
+        and reply.application_id is not None
+        and now - created_at < REPLY_TOKEN_SECONDS
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ComposeJob:
     id: str
     guild_id: int
@@ -45,6 +73,9 @@ class ComposeJob:
     reservation_id: str | None = None
     # The message the track will be delivered into, if known (checked after a crash).
     message_id: int | None = None
+    # The member's reply by token, so another process can edit it after a takeover.
+    interaction_token: str | None = field(default=None, repr=False)
+    application_id: int | None = None
 
 
 @dataclass(eq=False)
@@ -186,6 +217,8 @@ class Composer:
             output_format=job.output_format,
             reservation_id=job.reservation_id,
             message_id=job.message_id,
+            interaction_token=job.interaction_token,
+            application_id=job.application_id,
         )
         self._wake.set()
         await waiting.turn

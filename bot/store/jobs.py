@@ -9,7 +9,7 @@ quota reservation in the same transaction: done commits it, anything else refund
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
@@ -44,9 +44,14 @@ class JobRecord:
     # Set once the audio was in hand: from then on, the track may have been delivered.
     composed_at: float | None = None
     message_id: int | None = None
+    # The member's reply by interaction token (never logged: it lets anyone edit the reply).
+    interaction_token: str | None = field(default=None, repr=False)
+    application_id: int | None = None
+    # Taken over from this bot's own earlier run (it restarted), not from another process.
+    restarted: bool = False
 
     @classmethod
-    def from_row(cls, row: Any) -> JobRecord:
+    def from_row(cls, row: Any, *, restarted: bool = False) -> JobRecord:
         return cls(
             id=row.id,
             guild_id=row.guild_id,
@@ -64,6 +69,9 @@ class JobRecord:
             created_at=row.created_at,
             composed_at=row.composed_at,
             message_id=row.message_id,
+            interaction_token=row.interaction_token,
+            application_id=row.application_id,
+            restarted=restarted,
         )
 
 
@@ -114,6 +122,8 @@ class JobStore:
         output_format: str,
         reservation_id: str | None,
         message_id: int | None = None,
+        interaction_token: str | None = None,
+        application_id: int | None = None,
     ) -> None:
         now = time.time()
         row = {
@@ -132,6 +142,8 @@ class JobStore:
             "reservation_id": reservation_id,
             "created_at": now,
             "message_id": message_id,
+            "interaction_token": interaction_token,
+            "application_id": application_id,
         }
         await self._db.write(lambda connection: connection.execute(_INSERT_JOB, row))
 
@@ -197,30 +209,52 @@ class JobStore:
     async def take_stale(self) -> list[JobRecord]:
         """Take over the jobs of processes that stopped: whose lease ran out, or that were this
         bot's own earlier run. They become `recovering`, held by this process, until
-        `settle_stale` says whether their track was delivered."""
+        `settle_stale` says whether their track was delivered. Each says whether it was this
+        bot's earlier run (`restarted`) or another process."""
         now = time.time()
         dead = jobs.c.lease_expires_at < now
         if self._predecessors is not None:
-            mine_before = and_(
-                jobs.c.owner.startswith(self._predecessors, autoescape=True),
-                jobs.c.owner != self.owner,
-            )
-            dead = or_(dead, mine_before)
+            dead = or_(dead, self._mine_before())
 
         def take(connection: Connection) -> list[JobRecord]:
             _claim_lock(connection)
-            rows = connection.execute(
-                update(jobs)
-                .where(jobs.c.state.in_(UNSETTLED), dead)
-                .values(
-                    state="recovering", owner=self.owner, lease_expires_at=now + self.lease_seconds
+            stale = jobs.c.state.in_(UNSETTLED) & dead
+            rows = connection.execute(select(jobs).where(stale).with_for_update()).all()
+            if rows:
+                connection.execute(
+                    update(jobs)
+                    .where(jobs.c.id.in_([row.id for row in rows]))
+                    .values(
+                        state="recovering",
+                        owner=self.owner,
+                        lease_expires_at=now + self.lease_seconds,
+                    )
                 )
-                .returning(*jobs.c)
-            ).all()
             self._refund_orphans(connection, now)
-            return [JobRecord.from_row(row) for row in rows]
+            return [
+                replace(
+                    JobRecord.from_row(row, restarted=self._is_predecessor(row.owner)),
+                    state="recovering",
+                    owner=self.owner,
+                )
+                for row in rows
+            ]
 
         return await self._db.write(take)
+
+    def _mine_before(self) -> Any:
+        assert self._predecessors is not None
+        return and_(
+            jobs.c.owner.startswith(self._predecessors, autoescape=True),
+            jobs.c.owner != self.owner,
+        )
+
+    def _is_predecessor(self, owner: str) -> bool:
+        return (
+            self._predecessors is not None
+            and owner.startswith(self._predecessors)
+            and owner != self.owner
+        )
 
     async def settle_stale(self, job_id: str, *, delivered: bool) -> None:
         """A taken-over job: done and charged if its track was delivered, else interrupted and

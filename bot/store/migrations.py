@@ -58,6 +58,9 @@ def _steps(*steps: Callable[[Connection], None]) -> Callable[[Connection], None]
     return step
 
 
+# Any constant: the key of the lock that serialises migrations on PostgreSQL.
+_MIGRATION_LOCK = 0x6D6967726174
+
 # Append only: a released step never changes.
 STEPS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create("suggestions")),
@@ -76,17 +79,25 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
             _create("quota_budget_locks"), _create_indexes("quota_usage.ix_quota_usage_created")
         ),
     ),
-    (7, _create("app_commands")),
+    (
+        7,
+        _steps(
+            _create("interaction_claims", "identify_slots"),
+            _add_columns("jobs.interaction_token", "jobs.application_id"),
+        ),
+    ),
+    (8, _create("app_commands")),
 ]
 
 
 def migrate(connection: Connection) -> int:
     """Apply the steps the database has not seen, in the caller's transaction; return the
     schema version."""
-    _create("schema_version")(connection)
     if connection.dialect.name == "postgresql":
-        # Two processes starting together must not both run the same step.
-        connection.exec_driver_sql("LOCK TABLE schema_version IN EXCLUSIVE MODE")
+        # Two processes starting together must not both run the same step, nor both create
+        # the first table (a unique violation in PostgreSQL's catalogue): one at a time.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+    _create("schema_version")(connection)
     done = set(connection.execute(select(schema.schema_version.c.version)).scalars())
     for version, step in STEPS:
         if version in done:

@@ -158,6 +158,10 @@ jobs = Table(
     # The message the track is delivered into (migration 5), when known before the upload: a
     # restart checks it to tell a track that reached the channel from one that did not.
     Column("message_id", BigInteger, nullable=True),
+    # The member's reply, by interaction token (migration 7): any process can edit it while
+    # the token lasts (15 minutes), so a takeover updates the member's own message.
+    Column("interaction_token", Text, nullable=True),
+    Column("application_id", BigInteger, nullable=True),
 )
 Index("ix_jobs_state", jobs.c.state, jobs.c.created_at)
 Index("ix_jobs_member", jobs.c.guild_id, jobs.c.user_id, jobs.c.started_seq)
@@ -206,3 +210,23 @@ tracks = Table(
     Column("extended_at", Float, nullable=True),
 )
 Index("ix_tracks_created", tracks.c.created_at)
+
+# -- processes sharing one bot token (migration 7) ----------------------------------------------
+
+# An interaction id, claimed by the one process that answers it (insert-or-nothing).
+interaction_claims = Table(
+    "interaction_claims",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("owner", String(64), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+)
+Index("ix_interaction_claims_claimed", interaction_claims.c.claimed_at)
+
+# When each identify bucket (shard_id % max_concurrency) last identified, for every process.
+identify_slots = Table(
+    "identify_slots",
+    metadata,
+    Column("bucket", Integer, primary_key=True, autoincrement=False),
+    Column("last_at", Float, nullable=False),
+)

@@ -8,7 +8,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-Interaction = discord.Interaction[commands.Bot]
+Interaction = discord.Interaction[commands.AutoShardedBot]
 # The cogs' names (their class names), as `get_cog` finds them.
 TRACKS_COG, PLANS_COG, JAM_COG = "TracksCog", "PlansCog", "JamCog"
 

@@ -441,11 +441,15 @@ def compose_failure(cause: BaseException) -> str:
     )
 
 
-def interrupted(prompt: str, length_s: float) -> str:
-    return (
-        f"your track “{inert(prompt, 200)}” ({duration(length_s)}) was interrupted when the "
-        f"bot restarted. {NOTHING_CHARGED}"
+def interrupted(prompt: str, length_s: float, *, restarted: bool = True) -> str:
+    """A job a stopped process left: `restarted` when it was this bot's own earlier run,
+    else another process (another shard's) took the job over after its owner went silent."""
+    what = (
+        "was interrupted when the bot restarted"
+        if restarted
+        else "was interrupted: the process composing it stopped, and another process took over"
     )
+    return f"your track “{inert(prompt, 200)}” ({duration(length_s)}) {what}. {NOTHING_CHARGED}"
 
 
 TRACK_DELETED = "🗑️ The track is deleted: its message, its file and what the bot kept of it."

@@ -34,11 +34,34 @@ MANAGE_GUILD = 1 << 5
 BASIC_PERMISSIONS = (
     (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 20) | (1 << 21) | (1 << 31)
 )
+# A second server, on the other shard of two: (guild_id >> 22) % 2 is 0 here, 1 for GUILD_ID.
+OTHER_GUILD_ID = GUILD_ID + (1 << 22)
 MIB = 1024 * 1024
 RECORD = web.RequestKey("record", object)
 
 
 DISCORD_EPOCH_MS = 1420070400000
+
+
+def shard_of(guild_id: int | None, count: int) -> int:
+    """The shard Discord sends a guild's events to; events without a guild go to shard 0."""
+    return (guild_id >> 22) % count if guild_id is not None else 0
+
+
+def channel_of(guild_id: int) -> int:
+    """The text channel of a guild (GUILD_ID's is CHANNEL_ID)."""
+    return CHANNEL_ID if guild_id == GUILD_ID else guild_id + 1
+
+
+@dataclass
+class Session:
+    """A gateway connection and the shard it identified as."""
+
+    ws: web.WebSocketResponse
+    shard: tuple[int, int] | None = None
+
+    def receives(self, guild_id: int | None) -> bool:
+        return self.shard is not None and shard_of(guild_id, self.shard[1]) == self.shard[0]
 
 
 def _snowflakes() -> Iterator[int]:
@@ -129,6 +152,13 @@ class Recorded:
     at: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True)
+class Identify:
+    shard_id: int
+    shard_count: int
+    at: float
+
+
 @dataclass
 class Interaction:
     id: int
@@ -142,6 +172,8 @@ class Interaction:
     # What a type 9 callback opened, and what a type 8 callback offered.
     modal: dict[str, Any] | None = None
     choices: list[dict[str, Any]] | None = None
+    # How many callbacks were refused because another one came first (400/40060).
+    refused_callbacks: int = 0
 
     @property
     def attachment_limit(self) -> int:
@@ -163,8 +195,17 @@ class FakeDiscord:
         token_lifetime: float = 15 * 60,
         premium_tier: int = 0,
         keep_uploads: bool = True,
+        guilds: tuple[int, ...] = (GUILD_ID,),
+        shards: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
         self.token = token
+        self.guilds = guilds
+        # What GET /gateway/bot recommends.
+        self.shards = shards
+        self.max_concurrency = max_concurrency
+        # Every IDENTIFY, in order: its shard and when it came.
+        self.identifies: list[Identify] = []
         self.attachment_size_limit = attachment_size_limit
         self.token_lifetime = token_lifetime
         self.premium_tier = premium_tier
@@ -200,7 +241,7 @@ class FakeDiscord:
         self.url = ""
         self._ids = _snowflakes()
         self._seq = itertools.count(1)
-        self._sockets: list[web.WebSocketResponse] = []
+        self._sessions: list[Session] = []
         self._changed = asyncio.Condition()
         self._fail_once: list[tuple[str, re.Pattern[str], float]] = []
         self._runner: web.AppRunner | None = None
@@ -247,8 +288,8 @@ class FakeDiscord:
         return self.url.replace("http://", "ws://") + "/gateway"
 
     async def stop(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
+        for session in list(self._sessions):
+            await session.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -278,6 +319,7 @@ class FakeDiscord:
         *,
         attachment_size_limit: int | None = None,
         focused: str | None = None,
+        guild_id: int = GUILD_ID,
     ) -> Interaction:
         """A slash command; with `focused`, the autocomplete request for that option instead."""
         types = {str: 3, bool: 5, int: 4}
@@ -322,11 +364,16 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         kind = 4 if focused is not None else 2
-        return await self._dispatch_interaction(kind, user, data, attachment_size_limit)
+        return await self._dispatch_interaction(
+            kind, user, data, attachment_size_limit, guild_id=guild_id
+        )
 
     async def click(self, user: Member, message: dict[str, Any], custom_id: str) -> Interaction:
         data = {"custom_id": custom_id, "component_type": 2}
-        return await self._dispatch_interaction(3, user, data, None, message=message)
+        guild_id = int(message.get("guild_id") or GUILD_ID)
+        return await self._dispatch_interaction(
+            3, user, data, None, message=message, guild_id=guild_id
+        )
 
     async def choose(
         self, user: Member, message: dict[str, Any], custom_id: str, values: list[str]
@@ -385,7 +432,8 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.append(ws)
+        session = Session(ws)
+        self._sessions.append(session)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
         try:
             async for msg in ws:
@@ -399,36 +447,48 @@ class FakeDiscord:
                     if payload["d"].get("token") != self.token:
                         await ws.close(code=4004, message=b"Authentication failed")
                         break
-                    await self._ready(ws)
+                    shard_id, count = payload["d"].get("shard") or (0, 1)
+                    self.identifies.append(Identify(shard_id, count, time.monotonic()))
+                    session.shard = (shard_id, count)
+                    await self._ready(ws, shard_id, count)
                 elif op == 4:
                     await self._voice_state_request(payload["d"])
                 elif op == 6:
                     await self._send_dispatch(ws, "RESUMED", {})
         finally:
-            self._sockets.remove(ws)
+            self._sessions.remove(session)
         return ws
 
-    async def _ready(self, ws: web.WebSocketResponse) -> None:
+    async def _ready(self, ws: web.WebSocketResponse, shard_id: int, count: int) -> None:
+        """READY for one shard: only the guilds Discord routes to it."""
+        guilds = [g for g in self.guilds if shard_of(g, count) == shard_id]
         await self._send_dispatch(
             ws,
             "READY",
             {
                 "v": 10,
                 "user": user_payload(BOT.id, BOT.name, bot=True),
-                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-                "session_id": "fake-session",
+                "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+                "session_id": f"fake-session-{shard_id}",
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(APP_ID), "flags": 0},
+                "shard": [shard_id, count],
             },
         )
-        await self._send_dispatch(ws, "GUILD_CREATE", self._guild_payload())
+        for guild_id in guilds:
+            await self._send_dispatch(ws, "GUILD_CREATE", self._guild_payload(guild_id))
         self.identified.set()
         async with self._changed:
             self._changed.notify_all()
 
-    def _guild_payload(self) -> dict[str, Any]:
+    def identified_shards(self) -> set[int]:
+        """The shards connected now."""
+        return {s.shard[0] for s in self._sessions if s.shard is not None}
+
+    def _guild_payload(self, guild_id: int = GUILD_ID) -> dict[str, Any]:
+        main = guild_id == GUILD_ID
         return {
-            "id": str(GUILD_ID),
+            "id": str(guild_id),
             "name": "Jam Server",
             "owner_id": "1100000000000000099",
             "unavailable": False,
@@ -438,7 +498,7 @@ class FakeDiscord:
             "large": False,
             "roles": [
                 {
-                    "id": str(GUILD_ID),
+                    "id": str(guild_id),
                     "name": "@everyone",
                     "permissions": str(BASIC_PERMISSIONS),
                     "position": 0,
@@ -468,13 +528,16 @@ class FakeDiscord:
                     "mentionable": False,
                 },
             ],
-            "system_channel_id": str(CHANNEL_ID),
-            "channels": [self._channel_payload(), self._voice_channel_payload()],
+            "system_channel_id": str(channel_of(guild_id)),
+            "channels": [self._channel_payload(guild_id)]
+            + ([self._voice_channel_payload()] if main else []),
             "members": [m.payload() for m in self.members],
             "emojis": [],
             "stickers": [],
             "threads": [],
-            "voice_states": [self._voice_state(m) for m in self.members if m.id in self.in_voice],
+            "voice_states": [
+                self._voice_state(m) for m in self.members if main and m.id in self.in_voice
+            ],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
@@ -544,16 +607,19 @@ class FakeDiscord:
             self._changed.notify_all()
 
     async def _broadcast(self, event: str, data: Any) -> None:
-        for ws in list(self._sockets):
-            await self._send_dispatch(ws, event, data)
+        """A guild event, to the sessions of the guild's shard."""
+        guild_id = int(data["guild_id"]) if data.get("guild_id") else None
+        for session in list(self._sessions):
+            if session.receives(guild_id):
+                await self._send_dispatch(session.ws, event, data)
 
-    def _channel_payload(self) -> dict[str, Any]:
+    def _channel_payload(self, guild_id: int = GUILD_ID) -> dict[str, Any]:
         return {
-            "id": str(CHANNEL_ID),
+            "id": str(channel_of(guild_id)),
             "type": 0,
             "name": "jam",
             "position": 0,
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(guild_id),
             "permission_overwrites": [],
             "nsfw": False,
         }
@@ -569,6 +635,7 @@ class FakeDiscord:
         attachment_size_limit: int | None,
         *,
         message: dict[str, Any] | None = None,
+        guild_id: int = GUILD_ID,
     ) -> Interaction:
         await asyncio.wait_for(self.identified.wait(), 10)
         interaction_id = next(self._ids)
@@ -580,10 +647,10 @@ class FakeDiscord:
             "type": kind,
             "token": token,
             "version": 1,
-            "guild_id": str(GUILD_ID),
-            "guild": {"id": str(GUILD_ID), "features": [], "locale": "en-US"},
-            "channel_id": str(CHANNEL_ID),
-            "channel": self._channel_payload(),
+            "guild_id": str(guild_id),
+            "guild": {"id": str(guild_id), "features": [], "locale": "en-US"},
+            "channel_id": str(channel_of(guild_id)),
+            "channel": self._channel_payload(guild_id),
             "member": member,
             "data": data,
             "locale": "en-US",
@@ -591,15 +658,17 @@ class FakeDiscord:
             "app_permissions": str(BASIC_PERMISSIONS),
             "attachment_size_limit": attachment_size_limit or self.attachment_size_limit,
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "authorizing_integration_owners": {"0": str(guild_id)},
             "context": 0,
         }
         if message is not None:
             payload["message"] = message
         interaction = Interaction(interaction_id, token, kind, user, time.monotonic(), payload)
         self.interactions[token] = interaction
-        for ws in self._sockets:
-            await self._send_dispatch(ws, "INTERACTION_CREATE", payload)
+        for session in list(self._sessions):
+            # Every session of the guild's shard: two processes on one shard both get it.
+            if session.receives(guild_id):
+                await self._send_dispatch(session.ws, "INTERACTION_CREATE", payload)
         return interaction
 
     # -- REST ---------------------------------------------------------------------------------
@@ -665,12 +734,12 @@ class FakeDiscord:
             200,
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.shards,
                 "session_start_limit": {
                     "total": 1000,
-                    "remaining": 1000,
+                    "remaining": 1000 - len(self.identifies),
                     "reset_after": 0,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.max_concurrency,
                 },
             },
         )
@@ -717,6 +786,7 @@ class FakeDiscord:
         if interaction is None or str(interaction.id) != request.match_info["id"]:
             raise DiscordError(404, 10062, "Unknown interaction")
         if interaction.acknowledged:
+            interaction.refused_callbacks += 1
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
         if time.monotonic() - interaction.created > 3.0:
             raise DiscordError(404, 10062, "Unknown interaction")
@@ -796,7 +866,10 @@ class FakeDiscord:
         if self.deny_channel_posts:
             raise DiscordError(403, 50013, "Missing Permissions")
         record: Recorded = request[RECORD]
-        message = self._store_message(record.payload or {}, record.files, self.guild_filesize_limit)
+        channel_id = int(request.match_info["channel"])
+        message = self._store_message(
+            record.payload or {}, record.files, self.guild_filesize_limit, channel_id=channel_id
+        )
         return _json(200, message)
 
     async def _edit_channel_message(self, request: web.Request) -> web.Response:
@@ -835,13 +908,15 @@ class FakeDiscord:
 
     async def _leave_guild(self, request: web.Request) -> web.Response:
         guild_id = int(request.match_info["guild"])
-        if guild_id != GUILD_ID or guild_id in self.left_guilds:
+        if guild_id not in self.guilds or guild_id in self.left_guilds:
             raise DiscordError(404, 10004, "Unknown Guild")
         if self.leave_denied:
             raise DiscordError(403, 50001, "Missing Access")
         self.left_guilds.append(guild_id)
-        # As Discord does: the bot's sessions hear that the guild is gone.
-        await self._broadcast("GUILD_DELETE", {"id": str(guild_id)})
+        # As Discord does: the guild's shard hears that the guild is gone.
+        for session in list(self._sessions):
+            if session.receives(guild_id):
+                await self._send_dispatch(session.ws, "GUILD_DELETE", {"id": str(guild_id)})
         return web.Response(status=204)
 
     async def _typing(self, request: web.Request) -> web.Response:
@@ -940,13 +1015,18 @@ class FakeDiscord:
         *,
         loading: bool = False,
         interaction: Interaction | None = None,
+        channel_id: int | None = None,
     ) -> dict[str, Any]:
         self._check_content(body)
         message_id = next(self._ids)
+        if interaction is not None:
+            guild_id = int(interaction.payload["guild_id"])
+        else:
+            guild_id = next((g for g in self.guilds if channel_of(g) == channel_id), GUILD_ID)
         message = {
             "id": str(message_id),
-            "channel_id": str(CHANNEL_ID),
-            "guild_id": str(GUILD_ID),
+            "channel_id": str(channel_of(guild_id)),
+            "guild_id": str(guild_id),
             "type": 20 if interaction is not None else 0,
             "author": user_payload(BOT.id, BOT.name, bot=True),
             "content": body.get("content") or "",

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
+from tests.databases import database_url
 from tests.e2e.test_process import ROOT
 
 RUNS = {
@@ -47,3 +49,18 @@ async def test_benchmark_runs(script: str) -> None:
         assert label in out.decode(), out.decode()
     if script == "quota_rate" and os.environ.get("TEST_POSTGRES_URL"):
         assert "postgresql" in out.decode()
+
+
+async def test_the_jam_benchmark_runs_across_two_processes(tmp_path: Path) -> None:
+    async with database_url("postgresql", tmp_path) as url:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bench.jam", *RUNS["jam"]),
+            *("--database-url", url, "--processes", "1", "2"),
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 180)
+    assert process.returncode == 0, err.decode()[-3000:]
+    assert "through the bot" in out.decode() and "through 2 bot processes" in out.decode()

@@ -95,3 +95,44 @@ def test_allowed_guilds_parse_from_the_environment(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert "ALLOWED_GUILDS" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_shards_are_ids_and_ranges_out_of_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "8")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "0, 2-4,7")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.discord_shard_count == 8
+    assert settings.shard_ids() == [0, 2, 3, 4, 7]
+
+
+def test_without_shard_settings_one_process_runs_every_recommended_shard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.discord_shard_count is None and settings.shard_ids() is None
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "3")
+    assert Settings(_env_file=None).shard_ids() == [0, 1, 2]  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "says"),
+    [
+        (None, "0", "DISCORD_SHARD_IDS: needs DISCORD_SHARD_COUNT"),
+        ("2", "2", "DISCORD_SHARD_IDS: shard 2 is not below DISCORD_SHARD_COUNT (2)"),
+        ("4", "1,1", "DISCORD_SHARD_IDS: shard 1 is listed twice"),
+        ("4", "3-1", "DISCORD_SHARD_IDS: '3-1' is not an id or a range a-b"),
+        ("4", "one", "DISCORD_SHARD_IDS: 'one' is not an id or a range a-b"),
+        ("0", None, "DISCORD_SHARD_COUNT"),
+    ],
+)
+def test_bad_shard_settings_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, count: str | None, ids: str | None, says: str
+) -> None:
+    for name, value in (("DISCORD_SHARD_COUNT", count), ("DISCORD_SHARD_IDS", ids)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert says in str(raised.value)
