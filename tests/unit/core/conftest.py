@@ -102,7 +102,16 @@ async def open_core(path: Path, music: MusicClient) -> AsyncIterator[Core]:
                     jams=Jams(composer, pcm_channels=1),
                 )
             finally:
-                await composer.stop()
+                await stop(composer)
+
+
+async def stop(composer: Composer) -> None:
+    """Composer.stop, failing instead of hanging (see test_composer.py for why it can)."""
+    try:
+        async with asyncio.timeout(10):
+            await composer.stop()
+    except TimeoutError:
+        pytest.fail("Composer.stop() hung: its dispatcher swallowed the cancellation")
 
 
 @pytest.fixture

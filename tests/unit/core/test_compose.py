@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from bot.core.orders import ComposeOrder
 from bot.core.outcomes import (
@@ -312,3 +313,27 @@ async def test_the_sandboxs_copyright_refusal_is_saved_as_its_suggestion(core: C
 
 async def test_an_unknown_suggestion_is_gone(core: Core) -> None:
     assert await core.track_orders.suggestion("no-such-id") == Refused(Gone("suggestion"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug in bot/core/compose.py: an exception from the store inside the BadPrompt "
+    "(or BadCompositionPlan) handler escapes _attempt, so compose() never settles",
+)
+async def test_a_refused_prompt_whose_suggestion_cannot_be_saved_is_still_refunded(
+    tmp_path: Path,
+) -> None:
+    async with mocked_core(tmp_path, copyright_refusal) as core:
+        job = await accepted(core, ComposeOrder("a song like Taylor Swift", 5))
+        # The store fails as the suggestion is saved.
+        await core.database.write(lambda c: c.execute(text("DROP TABLE suggestions")))
+
+        try:
+            outcome: object = await core.compose.compose(job, Listener(), Deliver())
+        except Exception as exc:  # what the bug does today
+            outcome = exc
+
+        assert await core.used() == (0, 0)
+        assert await core.jobs.counts() == {"failed": 1}
+        assert isinstance(outcome, Failed), outcome
