@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.unit.core.conftest import Listener
 
 
 def _awaits_wait_for(task: asyncio.Task[None]) -> bool:
-    coro = task.get_coro()
+    coro: Any = task.get_coro()
     while coro is not None:
         if getattr(coro, "__name__", "") == "wait_for":
             return True
