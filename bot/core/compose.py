@@ -17,6 +17,7 @@ from bot.music import (
     BadPrompt,
     InvalidInput,
     MusicError,
+    PromptRejected,
     build_request,
     mp3_bitrate_kbps,
     parse_plan,
@@ -262,16 +263,29 @@ class ComposeService:
             return UploadRefused()
         except (InvalidInput, JamEnded) as exc:
             return Failed(exc)
-        except BadPrompt as exc:
-            return await self._save_suggestion(accepted, exc.prompt_suggestion)
-        except BadCompositionPlan as exc:
-            return await self._save_suggested_plan(accepted.requester, exc.plan_suggestion)
+        except PromptRejected as exc:
+            return await self._refused_for_copyright(job_id, accepted, exc)
         except MusicError as exc:
             log.warning("job %s failed: %r %s", job_id, exc, exc.message)
             return Failed(exc)
         except Exception as exc:
             log.exception("job %s failed unexpectedly", job_id)
             return Failed(exc)
+
+    async def _refused_for_copyright(
+        self, job_id: str, accepted: Accepted, refusal: PromptRejected
+    ) -> Outcome:
+        """Keep the API's suggestion for its button; a store that fails here still leaves a
+        settled outcome (Failed), never an unsettled job."""
+        try:
+            if isinstance(refusal, BadPrompt):
+                return await self._save_suggestion(accepted, refusal.prompt_suggestion)
+            if isinstance(refusal, BadCompositionPlan):
+                return await self._save_suggested_plan(accepted.requester, refusal.plan_suggestion)
+        except Exception as exc:
+            log.exception("job %s: could not keep the API's suggestion", job_id)
+            return Failed(exc)
+        return Failed(refusal)
 
     async def _save_suggestion(self, accepted: Accepted, suggestion: str) -> PromptRefused:
         order, requester = accepted.order, accepted.requester

@@ -238,9 +238,12 @@ class Composer:
             except Exception:
                 log.exception("job scheduling failed; retrying")
             if self._waiting:
-                # Other processes free slots without waking us; look again shortly.
+                # Other processes free slots without waking us; look again shortly. (Not
+                # wait_for: on 3.11 it can swallow a cancel that lands as the wait completes,
+                # and stop() would wait for ever.)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wake.wait()
             else:
                 await self._wake.wait()
 

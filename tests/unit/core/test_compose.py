@@ -315,12 +315,6 @@ async def test_an_unknown_suggestion_is_gone(core: Core) -> None:
     assert await core.track_orders.suggestion("no-such-id") == Refused(Gone("suggestion"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug in bot/core/compose.py: an exception from the store inside the BadPrompt "
-    "(or BadCompositionPlan) handler escapes _attempt, so compose() never settles",
-)
 async def test_a_refused_prompt_whose_suggestion_cannot_be_saved_is_still_refunded(
     tmp_path: Path,
 ) -> None:

@@ -17,21 +17,15 @@ from tests.unit.core.conftest import Listener
 
 
 def _awaits_wait_for(task: asyncio.Task[None]) -> bool:
+    """Whether the dispatcher is polling: waiting for a wake-up with a timeout."""
     coro: Any = task.get_coro()
     while coro is not None:
-        if getattr(coro, "__name__", "") == "wait_for":
+        if getattr(coro, "__name__", "") in ("wait_for", "wait"):
             return True
         coro = getattr(coro, "cr_await", None)
     return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug in bot/core/composer.py: on Python 3.11 asyncio.wait_for returns the inner "
-    "result when it is cancelled just as the inner wait completes, so _dispatch_forever "
-    "swallows the cancel from stop() and stop() waits for it forever",
-)
 async def test_stop_ends_the_dispatcher_even_just_after_a_wake(tmp_path: Path) -> None:
     async with (
         open_database(f"sqlite:///{tmp_path}/store.db") as database,
