@@ -21,7 +21,7 @@ from bot.music import (
     mp3_bitrate_kbps,
     parse_plan,
 )
-from bot.music.models import PROMPT_MAX_CHARS, ModelId
+from bot.music.models import DEFAULT_MODEL, PROMPT_MAX_CHARS, ModelId
 from bot.music.plans import Plan
 from bot.store import SuggestionStore
 from bot.store.jobs import JobStore
@@ -66,7 +66,7 @@ class ComposeService:
         suggestions: SuggestionStore,
         plans: PlanService,
         *,
-        model_id: ModelId = "music_v1",
+        model_id: ModelId = DEFAULT_MODEL,
         intake: Intake | None = None,
         inpainting: bool = False,
     ) -> None:

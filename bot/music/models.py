@@ -26,7 +26,8 @@ from .audio import AudioSpool
 from .text import control_character, describe_character
 
 ModelId = Literal["music_v1", "music_v2", "music_v2_5"]
-DEFAULT_MODEL: ModelId = "music_v1"
+# The current model; the server still defaults to music_v1, so every request names it.
+DEFAULT_MODEL: ModelId = "music_v2_5"
 
 MP3_FORMATS = (
     "mp3_22050_32",

@@ -53,6 +53,7 @@ from .wire import (
 log = logging.getLogger(__name__)
 
 DEFAULT_LENGTH_MS = 30_000
+SERVER_DEFAULT_MODEL = "music_v1"
 _CHUNK = 16 * 1024
 _STORED_SONGS = 1_000
 # Faults that change how a successful answer is sent, not whether it succeeds.
@@ -161,6 +162,8 @@ class Sandbox:
             body["composition_plan"] = body.pop("music_prompt")
         # Like the API, accept and ignore fields that do not change the audio.
         known = {k: v for k, v in body.items() if k in ComposeRequest.model_fields}
+        # The API's own default is still music_v1 (a client must name the model it wants).
+        known.setdefault("model_id", SERVER_DEFAULT_MODEL)
         try:
             compose = ComposeRequest.model_validate(known)
         except pydantic.ValidationError as exc:
@@ -280,7 +283,7 @@ class Sandbox:
                 ("body", "music_length_ms"),
                 f"Input should be between {LENGTH_MIN_MS} and {LENGTH_MAX_MS}",
             )
-        model_id = body.get("model_id", "music_v1")
+        model_id = body.get("model_id", SERVER_DEFAULT_MODEL)
         if model_id not in ("music_v1", "music_v2", "music_v2_5"):
             return validation_error(("body", "model_id"), "Input should be a known model")
         compose = ComposeRequest(prompt=prompt, music_length_ms=length, model_id=model_id)

@@ -84,3 +84,12 @@ def test_discord_api_base_url_without_api_v10_is_one_line_saying_so(
     assert "\n" not in message
     assert message.startswith("invalid configuration: DISCORD_API_BASE_URL:")
     assert "must end in /api/v10" in message
+
+
+def test_the_current_model_is_the_default_and_v1_stays_a_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MUSIC_MODEL_ID", raising=False)
+    assert Settings(_env_file=None).music_model_id == "music_v2_5"  # type: ignore[call-arg]
+    monkeypatch.setenv("MUSIC_MODEL_ID", "music_v1")
+    assert Settings(_env_file=None).music_model_id == "music_v1"  # type: ignore[call-arg]
