@@ -73,6 +73,17 @@ OutputFormat = Literal[
 # Every output format the API accepts, in its documented order.
 OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 
+# Stem separation: the variations, the stems each makes (the API's order), and the formats it
+# offers (AllowedOutputFormats: no `auto`, no mp3_48000_*).
+StemVariation = Literal["two_stems_v1", "six_stems_v1"]
+STEM_NAMES: dict[str, tuple[str, ...]] = {
+    "two_stems_v1": ("vocals", "accompaniment"),
+    "six_stems_v1": ("vocals", "drums", "bass", "guitar", "piano", "other"),
+}
+STEM_OUTPUT_FORMATS = frozenset(
+    f for f in OUTPUT_FORMATS if f != "auto" and not f.startswith("mp3_48000_")
+)
+
 PROMPT_MAX_CHARS = 4100
 LENGTH_MIN_MS = 3_000
 LENGTH_MAX_MS = 600_000
@@ -307,6 +318,14 @@ class ComposeRequest(WireModel):
         if with_timestamps:
             data["with_timestamps"] = True
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class Stem:
+    """One stem of a song: its name (`vocals`, `drums`, …) and its MP3."""
+
+    name: str
+    audio: bytes
 
 
 @dataclass(eq=False)

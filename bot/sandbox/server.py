@@ -41,6 +41,7 @@ from .plans import (
     strip_plan_faults,
 )
 from .render import Segment, render
+from .stems import Rendered, StemSeparator
 from .wire import (
     authorize,
     error_response,
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LENGTH_MS = 30_000
 SERVER_DEFAULT_MODEL = "music_v1"
+STEMS_PATH = "/v1/music/stem-separation"
 _CHUNK = 16 * 1024
 _STORED_SONGS = 1_000
 # Faults that change how a successful answer is sent, not whether it succeeds.
@@ -97,6 +99,8 @@ class Sandbox:
     generation_started: asyncio.Event = field(default_factory=asyncio.Event)
     # Songs composed with `store_for_inpainting`: song id -> length in ms (bounded, newest kept).
     stored_songs: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    # The songs it rendered, so stem separation can hand back their voices.
+    stems: StemSeparator = field(default_factory=StemSeparator.new)
     _fault_counts: dict[str, int] = field(default_factory=dict)
 
     def app(self) -> web.Application:
@@ -105,14 +109,23 @@ class Sandbox:
         app.router.add_post("/v1/music/stream", self._stream)
         app.router.add_post("/v1/music/detailed", self._detailed)
         app.router.add_post("/v1/music/plan", self._plan)
+        app.router.add_post("/v1/music/stem-separation", self._stem_separation)
         app.router.add_get("/health", self._health)
         app.router.add_get("/sandbox/stats", self._stats)
         return app
 
     def compose_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path != "/v1/music/plan"]
+        return [r for r in self.requests if r.path not in ("/v1/music/plan", STEMS_PATH)]
 
     # -- handlers -----------------------------------------------------------------------------
+
+    async def _stem_separation(self, request: web.Request) -> web.Response:
+        record = RecordedRequest(request.path, dict(request.query), None, None)
+        self.requests.append(record)
+        try:
+            return await self.stems.handle(request, self.api_key)
+        finally:
+            record.finished = time.monotonic()
 
     async def _health(self, request: web.Request) -> web.Response:
         return json_response(200, {"status": "ok"})
@@ -221,6 +234,8 @@ class Sandbox:
         if self.fast_render:
             segments, seed = (Segment(plan.duration_ms, ("sandbox",)),), 0
         audio = await asyncio.to_thread(render, segments, seed, rate, kbps)
+        if kbps:
+            self.stems.remember(audio, Rendered(segments, seed, rate))
         content_type = "audio/mpeg" if kbps else "audio/pcm"
         song_id = digest[:10].hex()
         headers = {"song-id": song_id, "request-id": uuid.uuid4().hex}
