@@ -22,6 +22,7 @@ from bot.core.track_orders import TrackOrders
 from bot.instance import Instance
 from bot.music import MusicClient
 from bot.store import Database, SuggestionStore
+from bot.store.audio import TrackAudioStore
 from bot.store.audit import AuditLog
 from bot.store.jobs import JobStore
 from bot.store.plans import PlanStore, TrackStore
@@ -45,6 +46,7 @@ class Services:
     suggestions: SuggestionStore
     plan_store: PlanStore
     tracks: TrackStore
+    track_audio: TrackAudioStore
     audit: AuditLog
     composer: Composer
     plans: PlanService
@@ -86,6 +88,8 @@ class Services:
             "suggestions": await self.suggestions.prune(before),
             "plans": await self.plan_store.prune(before),
             "tracks": await self.tracks.prune(before),
+            # The MP3s kept for Stems go with their track rows.
+            "track audio": await self.track_audio.prune(before),
         }
 
     async def close(self) -> None:
@@ -121,6 +125,7 @@ def build_services(
     suggestions = SuggestionStore(database)
     plan_store = PlanStore(database)
     tracks = TrackStore(database)
+    track_audio = TrackAudioStore(settings.data_dir / "tracks")
     composer = Composer(music, jobs, concurrency=settings.music_concurrency)
     downloads = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=True)
     intake = Intake()
@@ -143,6 +148,8 @@ def build_services(
         model_id=settings.music_model_id,
         intake=intake,
         inpainting=settings.music_inpainting,
+        audio=track_audio,
+        music=music,
     )
     return Services(
         settings=settings,
@@ -153,6 +160,7 @@ def build_services(
         suggestions=suggestions,
         plan_store=plan_store,
         tracks=tracks,
+        track_audio=track_audio,
         audit=AuditLog(database),
         composer=composer,
         plans=plans,

@@ -121,6 +121,17 @@ class TrackOrders:
         track, redone = found
         return ButtonOrder(ComposeOrder.for_plan(redone), track.user_id, track=track)
 
+    async def stems(self, requester: Requester, track_id: str, count: int) -> ButtonOrder | Refused:
+        """Stems of a track (2 or 6), once per choice; charged like a track of its length."""
+        track = await self.track_for(requester, track_id)
+        if isinstance(track, Refused):
+            return track
+        if count not in (2, 6):
+            return Refused(Gone("track"))
+        order = ComposeOrder(f"Stems of {track.title or 'a track'}", track.length_s)
+        once = Once("stems:2" if count == 2 else "stems:6", track.id)
+        return ButtonOrder(order, track.user_id, once, track)
+
     async def _changed_plan(
         self, requester: Requester, track_id: str, change: Callable[[Plan, str], Plan]
     ) -> tuple[TrackRecord, Plan] | Refused:

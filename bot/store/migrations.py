@@ -76,6 +76,7 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
             _create("quota_budget_locks"), _create_indexes("quota_usage.ix_quota_usage_created")
         ),
     ),
+    (7, _add_columns("tracks.stems2_at", "tracks.stems6_at")),
 ]
 
 

@@ -394,7 +394,7 @@ async def test_show_plan_is_private_and_edit_and_compose_copies_it(
     )
     track = await finished(discord_fake, first)
     buttons = [c["label"] for row in track["components"] for c in row["components"]]
-    assert buttons == ["Regenerate", "Show plan"], "no inpainting: no Extend or Redo"
+    assert buttons == ["Regenerate", "Show plan", "Stems"], "no inpainting: no Extend or Redo"
 
     show = await discord_fake.click(
         ALICE, track, discord_fake.custom_id(track, "music:track:plan:")
