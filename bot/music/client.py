@@ -47,6 +47,7 @@ from .multipart import (
     read_multipart_mixed,
 )
 from .retry import RetryPolicy, is_retryable_error, is_retryable_transport_error, parse_retry_after
+from .waveform import Waveform
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +145,13 @@ class MusicClient:
         *,
         output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
         with_timestamps: bool = False,
+        with_waveform_visual: bool = False,
     ) -> Track:
-        """Generate a track with its metadata (title, genres, the plan used)."""
-        body = request.body(with_timestamps=with_timestamps)
+        """Generate a track with its metadata (title, genres, the plan used), and its
+        waveform's levels when asked for and the API sends them."""
+        body = request.body(
+            with_timestamps=with_timestamps, with_waveform_visual=with_waveform_visual
+        )
         async with (
             self._deadline(),
             self._post("/v1/music/detailed", body, output_format) as response,
@@ -176,6 +181,8 @@ class MusicClient:
             track.metadata = metadata.song_metadata
             track.composition_plan = metadata.composition_plan
             track.filename = head.filename
+            if metadata.waveform_visual:
+                track.waveform = Waveform.from_visual(metadata.waveform_visual)
             if head.audio_content_type:
                 track.content_type = head.audio_content_type
             return track

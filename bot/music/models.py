@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from .audio import AudioSpool
 from .text import control_character, describe_character
+from .waveform import Waveform
 
 ModelId = Literal["music_v1", "music_v2", "music_v2_5"]
 # The current model; the server still defaults to music_v1, so every request names it.
@@ -262,6 +263,8 @@ class DetailedMetadata(WireModel):
     composition_plan: dict[str, Any] | None = None
     song_metadata: SongMetadata | None = None
     words_timestamps: list[dict[str, Any]] | None = None
+    # SDK 2.78, when asked with `with_waveform_visual`: 4 ints a second, −1000…1000, mono.
+    waveform_visual: list[int] | None = None
 
 
 Prompt = Annotated[CleanText, StringConstraints(min_length=1, max_length=PROMPT_MAX_CHARS)]
@@ -311,12 +314,20 @@ class ComposeRequest(WireModel):
             return self.composition_plan.duration_ms
         return self.music_length_ms
 
-    def body(self, *, streaming: bool = False, with_timestamps: bool = False) -> dict[str, Any]:
+    def body(
+        self,
+        *,
+        streaming: bool = False,
+        with_timestamps: bool = False,
+        with_waveform_visual: bool = False,
+    ) -> dict[str, Any]:
         data = self.to_wire()
         if streaming:
             data.pop("respect_sections_durations", None)
         if with_timestamps:
             data["with_timestamps"] = True
+        if with_waveform_visual:
+            data["with_waveform_visual"] = True
         return data
 
 
@@ -342,6 +353,9 @@ class Track:
     composition_plan: dict[str, Any] | None = None
     filename: str | None = None
     expected_duration_ms: int | None = None
+    # Levels for the track's waveform image: the API's `waveform_visual`, or measured from
+    # the PCM a jam streamed; None until known (then measured from the MP3).
+    waveform: Waveform | None = None
 
     @property
     def size(self) -> int:

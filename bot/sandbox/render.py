@@ -160,3 +160,17 @@ def render(segments: tuple[Segment, ...], seed: int, rate: int, kbps: int | None
     if kbps is None:
         return pcm
     return encode_mp3(pcm, rate, kbps)
+
+
+def waveform_visual(segments: tuple[Segment, ...], seed: int, rate: int) -> list[int]:
+    """What `/detailed` sends as `waveform_visual` for the song `render` makes: 4 values a
+    second, −1000…1000 (here the signed sample of the largest magnitude in each quarter)."""
+    pcm = array("h", _pcm(segments, seed.to_bytes(8, "big"), rate))
+    window = rate // 4
+    visual = []
+    for start in range(0, len(pcm), window):
+        part = pcm[start : start + window]
+        high, low = max(part), min(part)
+        peak = high if high >= -low else low
+        visual.append(round(peak * 1000 / 32768))
+    return visual

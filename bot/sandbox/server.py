@@ -40,7 +40,7 @@ from .plans import (
     song_metadata,
     strip_plan_faults,
 )
-from .render import Segment, render
+from .render import Segment, render, waveform_visual
 from .stems import Rendered, StemSeparator
 from .wire import (
     authorize,
@@ -59,7 +59,7 @@ STEMS_PATH = "/v1/music/stem-separation"
 _CHUNK = 16 * 1024
 _STORED_SONGS = 1_000
 # Faults that change how a successful answer is sent, not whether it succeeds.
-_SHAPING_FAULTS = ("slow", "pace", "cut", "html", "short")
+_SHAPING_FAULTS = ("slow", "pace", "cut", "html", "short", "no_visual")
 _ERROR_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>\n"
@@ -255,11 +255,17 @@ class Sandbox:
             headers["Content-Type"] = content_type
             return await _send(request, [audio], headers, record, cut, pace)
         boundary = uuid.uuid4().hex
-        metadata = {
+        metadata: dict[str, Any] = {
             "composition_plan": plan.to_wire(),
             "song_metadata": song_metadata(compose.prompt, plan),
             "words_timestamps": None,
         }
+        if record.body.get("with_waveform_visual") is True and not (
+            fault is not None and fault.name == "no_visual"
+        ):
+            metadata["waveform_visual"] = await asyncio.to_thread(
+                waveform_visual, segments, seed, rate
+            )
         extension = "mp3" if kbps else "pcm"
         parts = [
             (

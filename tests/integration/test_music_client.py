@@ -332,3 +332,13 @@ async def test_inpainting_reuses_only_stored_songs(music: MusicClient) -> None:
     ]
     with pytest.raises(InvalidRequest):
         await music.compose(build_request(plan=too_far, model_id="music_v1"))
+
+
+async def test_detailed_carries_the_waveform_visual_when_asked(music: MusicClient) -> None:
+    request = build_request(prompt="jazz piano", length_s=4)
+    with await music.compose_detailed(request, with_waveform_visual=True) as detailed:
+        assert detailed.waveform is not None
+        assert detailed.waveform.seconds == pytest.approx(4.0)
+        assert max(detailed.waveform.levels) > 0.1
+    with await music.compose_detailed(request) as plain:
+        assert plain.waveform is None, "only when asked, as the API"
