@@ -42,7 +42,7 @@ from bot.music import MusicPrompt
 from bot.music.models import Stem
 from bot.store.jobs import JobRecord
 from bot.tree import requester, send_ephemeral, upload_limit
-from bot.ui import text
+from bot.ui import text, waveform
 from bot.ui.buttons import (
     RedoSectionMenu,
     RetryButton,
@@ -52,6 +52,7 @@ from bot.ui.buttons import (
     track_view,
 )
 from bot.ui.embeds import plan_embed, plan_file, suggestion_embed, track_embed
+from bot.ui.waveform import waveform_png
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -144,7 +145,14 @@ class TracksCog(commands.Cog):
             window_hours=composed.reservation.window_hours,
         )
         filename = track_filename(track.title, order.headline)
-        async with self._uploads.hold(track.size):
+        image = await asyncio.to_thread(
+            waveform_png,
+            composed.waveform,
+            title=track.title or order.headline,
+            length_s=order.length_s,
+        )
+        embed.set_image(url=waveform.ATTACHMENT_URL)
+        async with self._uploads.hold(track.size + len(image)):
             delivered = await report(
                 progress,
                 late_note=text.LATE_TRACK,
@@ -153,7 +161,8 @@ class TracksCog(commands.Cog):
                 view=track_view(composed.job.id, inpainting=composed.editable),
                 attachments=lambda: [
                     # A fresh File each time: a failed upload leaves the previous one consumed.
-                    discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename)
+                    discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename),
+                    discord.File(io.BytesIO(image), filename=waveform.FILENAME),
                 ],
             )
         if delivered:

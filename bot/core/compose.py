@@ -18,12 +18,14 @@ from bot.music import (
     InvalidInput,
     MusicClient,
     MusicError,
+    Track,
     build_request,
     mp3_bitrate_kbps,
     parse_plan,
 )
 from bot.music.models import DEFAULT_MODEL, PROMPT_MAX_CHARS, ModelId
 from bot.music.plans import Plan
+from bot.music.waveform import Waveform, waveform_of_mp3
 from bot.store import SuggestionStore
 from bot.store.audio import TrackAudioStore
 from bot.store.jobs import JobStore
@@ -263,7 +265,10 @@ class ComposeService:
                 )
                 if self._audio is not None:
                     await self._audio.save(job.id, track.audio.fileobj())
-                composed = Composed(job, track, order, plan, accepted.reservation, editable)
+                waveform = track.waveform or await _measure(track)
+                composed = Composed(
+                    job, track, order, plan, accepted.reservation, editable, waveform
+                )
                 if await deliver(composed):
                     return Delivered(job.id)
             metrics.upload_failures.inc()
@@ -397,6 +402,16 @@ def _error(outcome: Outcome) -> str | None:
             return "the prompt was refused as copyrighted"
         case PlanRefused():
             return "the plan was refused as copyrighted"
+
+
+async def _measure(track: Track) -> Waveform:
+    """The track's levels from its MP3 (the API sent none), decoded off the event loop; a
+    track whose audio cannot be decoded is delivered with a flat waveform."""
+    try:
+        return await asyncio.to_thread(waveform_of_mp3, await track.audio.read())
+    except Exception:
+        log.warning("could not measure the waveform of %s", track.filename, exc_info=True)
+        return Waveform(())
 
 
 def _readable_plan(raw: dict[str, object] | None) -> Plan | None:

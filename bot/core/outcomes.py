@@ -9,6 +9,7 @@ from typing import Literal
 from bot.music import Track
 from bot.music.models import OutputFormat, Stem
 from bot.music.plans import Plan
+from bot.music.waveform import Waveform
 from bot.store.quotas import Reservation
 
 from .composer import ComposeJob
@@ -49,6 +50,8 @@ class Composed:
     reservation: Reservation
     # Whether Extend and Redo a section can reuse the stored song.
     editable: bool
+    # The levels its waveform image shows (the API's, or measured from the audio).
+    waveform: Waveform
 
 
 @dataclass(frozen=True, slots=True)

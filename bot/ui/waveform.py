@@ -15,6 +15,7 @@ import unicodedata
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.core.formats import IMAGE_ROOM
 from bot.music.waveform import Waveform
 
 from .text import duration
@@ -22,8 +23,8 @@ from .text import duration
 WIDTH, HEIGHT = 800, 160
 FILENAME = "waveform.png"
 ATTACHMENT_URL = f"attachment://{FILENAME}"
-# The most an image may weigh; the upload limit keeps this much room beside the MP3.
-IMAGE_MAX_BYTES = 64 * 1024
+# The most an image may weigh: the upload limit keeps this much room beside the MP3.
+IMAGE_MAX_BYTES = IMAGE_ROOM
 
 PANEL = (30, 31, 42)
 PLAYED = (167, 139, 250)
