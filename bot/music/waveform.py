@@ -8,6 +8,7 @@ miniaudio (`waveform_of_mp3`: CPU-bound, so call it with `asyncio.to_thread`).
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ class Waveform:
         """From the API's `waveform_visual` (−1000…1000; out-of-range values are clamped)."""
         return cls(tuple(min(abs(v), VISUAL_MAX) / VISUAL_MAX for v in values))
 
+    def padded(self, seconds: float) -> Waveform:
+        """As long as `seconds`, silent where no audio came yet (a track still streaming)."""
+        missing = round(seconds * PER_SECOND) - len(self.levels)
+        return Waveform(self.levels + (0.0,) * missing) if missing > 0 else self
+
     def bars(self, count: int) -> list[float]:
         """`count` levels across the whole track, each the loudest of the levels it covers
         (or repeated, when there are fewer levels than bars)."""
@@ -59,21 +65,24 @@ class LevelMeter:
     def __init__(self, *, rate: int, channels: int) -> None:
         self._window = rate // PER_SECOND * channels * 2  # bytes in a quarter second
         self._pending = bytearray()
-        self._peak = 0
         self._levels: list[float] = []
+        # Fed in a worker thread while the event loop reads the levels so far.
+        self._lock = threading.Lock()
 
     def feed(self, pcm: bytes) -> None:
-        self._pending += pcm
-        while len(self._pending) >= self._window:
-            self._levels.append(_peak(bytes(self._pending[: self._window])) / _FULL_SCALE)
-            del self._pending[: self._window]
+        with self._lock:
+            self._pending += pcm
+            while len(self._pending) >= self._window:
+                self._levels.append(_peak(bytes(self._pending[: self._window])) / _FULL_SCALE)
+                del self._pending[: self._window]
 
     def waveform(self, *, final: bool = False) -> Waveform:
         """The levels so far; `final` counts a last partial quarter second too."""
-        levels = list(self._levels)
-        whole = len(self._pending) - len(self._pending) % 2
-        if final and whole:
-            levels.append(_peak(bytes(self._pending[:whole])) / _FULL_SCALE)
+        with self._lock:
+            levels = list(self._levels)
+            whole = len(self._pending) - len(self._pending) % 2
+            if final and whole:
+                levels.append(_peak(bytes(self._pending[:whole])) / _FULL_SCALE)
         return Waveform(tuple(levels))
 
 

@@ -52,3 +52,9 @@ def test_resampled_to_bars_keeps_the_peaks() -> None:
     assert waveform.bars(4) == [0.9, 0.3, 0.5, 0.4]
     assert Waveform(()).bars(4) == [0.0, 0.0, 0.0, 0.0]
     assert len(Waveform((0.5,)).bars(10)) == 10
+
+
+def test_a_streaming_track_is_padded_to_its_length() -> None:
+    waveform = Waveform((0.5, 0.5)).padded(2)
+    assert waveform.levels == (0.5, 0.5) + (0.0,) * 6
+    assert Waveform((0.5,) * 9).padded(2).levels == (0.5,) * 9
