@@ -164,7 +164,9 @@ def build_services(
         audit=AuditLog(database),
         composer=composer,
         plans=plans,
-        track_orders=TrackOrders(tracks, suggestions, jobs, inpainting=settings.music_inpainting),
+        track_orders=TrackOrders(
+            tracks, suggestions, jobs, inpainting=settings.music_inpainting, audio=track_audio
+        ),
         compose=compose,
         jams=Jams(
             composer,

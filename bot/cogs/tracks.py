@@ -308,7 +308,7 @@ class TracksCog(commands.Cog):
 
     async def pick_stems(self, interaction: discord.Interaction, track_id: str) -> None:
         """Stems, under a track: a private choice of two or six stems."""
-        track = await self._orders.track_for(requester(interaction), track_id)
+        track = await self._orders.stems_source(requester(interaction), track_id)
         if isinstance(track, Refused):
             await send_ephemeral(interaction, text.refusal(track.reason))
             return

@@ -53,6 +53,10 @@ class TrackAudioStore:
 
         return await asyncio.to_thread(load)
 
+    async def kept(self, track_id: str) -> bool:
+        """Whether the track's audio is on disk."""
+        return await asyncio.to_thread(self._path(track_id).is_file)
+
     async def forget(self, track_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(self._path(track_id).unlink)

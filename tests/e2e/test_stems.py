@@ -91,3 +91,29 @@ async def test_stems_fit_the_upload_limit(
     for stem in attachments_of(discord_fake, posted):
         assert len(stem) <= 1536 * 1024
         assert mp3_seconds(stem) == pytest.approx(120.0, abs=0.5)
+
+
+async def test_stems_of_a_track_whose_audio_is_no_longer_kept_are_refused_up_front(
+    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    composed = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "rock piano", "length": 5}
+    )
+    track = await finished(discord_fake, composed)
+    button = discord_fake.custom_id(track, "music:track:stems:")
+    press = await discord_fake.click(ALICE, track, button)
+    picker = await discord_fake.wait_for(lambda: discord_fake.original(press))
+    menu = discord_fake.custom_id(picker, "music:track:stemspick:")
+    # Pruned (or delivered before audio was kept) while the choice was open.
+    kept = bot.services.track_audio
+    (path,) = kept.directory.glob("*.mp3")
+    path.unlink()
+
+    chosen = await discord_fake.choose(ALICE, picker, menu, ["2"])
+    reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, chosen))
+    assert "no longer kept" in reply.payload["data"]["content"]
+    again = await discord_fake.click(ALICE, track, button)
+    reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, again))
+    assert "no longer kept" in reply.payload["data"]["content"], "refused before the choice"
+    assert await tracks_used(bot, ALICE) == 1, "nothing reserved, nothing charged"
+    assert not [r for r in sandbox.sandbox.requests if r.path.endswith("stem-separation")]
