@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.music import PUBLIC_API_URL
+from bot.music.models import DEFAULT_MODEL, ModelId
 from bot.store.quotas import Budgets
 
 DEFAULT_DATABASE_URL = "sqlite:///data/bot.db"
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     elevenlabs_api_key: SecretStr | None = None
     elevenlabs_base_url: str = PUBLIC_API_URL
-    music_model_id: Literal["music_v1", "music_v2", "music_v2_5"] = "music_v1"
+    music_model_id: ModelId = DEFAULT_MODEL
     music_concurrency: int = Field(default=2, ge=1, le=1000)
     # Store songs for inpainting (an ElevenLabs enterprise feature): enables Extend and Redo.
     music_inpainting: bool = False

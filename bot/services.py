@@ -23,6 +23,7 @@ from bot.core.track_orders import TrackOrders
 from bot.instance import Instance
 from bot.music import MusicClient
 from bot.store import Database, SuggestionStore
+from bot.store.audio import TrackAudioStore
 from bot.store.audit import AuditLog
 from bot.store.commands import CommandRegistry
 from bot.store.jobs import JobStore
@@ -50,6 +51,7 @@ class Services:
     suggestions: SuggestionStore
     plan_store: PlanStore
     tracks: TrackStore
+    track_audio: TrackAudioStore
     audit: AuditLog
     commands: CommandRegistry
     composer: Composer
@@ -98,6 +100,8 @@ class Services:
             "interaction_claims": await self.interactions.prune(
                 time.time() - CLAIM_RETENTION_SECONDS
             ),
+            # The MP3s kept for Stems go with their track rows.
+            "track audio": await self.track_audio.prune(before),
         }
 
     async def close(self) -> None:
@@ -134,6 +138,7 @@ def build_services(
     suggestions = SuggestionStore(database)
     plan_store = PlanStore(database)
     tracks = TrackStore(database)
+    track_audio = TrackAudioStore(settings.data_dir / "tracks")
     composer = Composer(music, jobs, concurrency=settings.music_concurrency)
     downloads = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=True)
     intake = Intake()
@@ -156,6 +161,8 @@ def build_services(
         model_id=settings.music_model_id,
         intake=intake,
         inpainting=settings.music_inpainting,
+        audio=track_audio,
+        music=music,
     )
     return Services(
         settings=settings,
@@ -166,11 +173,14 @@ def build_services(
         suggestions=suggestions,
         plan_store=plan_store,
         tracks=tracks,
+        track_audio=track_audio,
         audit=AuditLog(database),
         commands=CommandRegistry(database),
         composer=composer,
         plans=plans,
-        track_orders=TrackOrders(tracks, suggestions, jobs, inpainting=settings.music_inpainting),
+        track_orders=TrackOrders(
+            tracks, suggestions, jobs, inpainting=settings.music_inpainting, audio=track_audio
+        ),
         compose=compose,
         jams=Jams(
             composer,

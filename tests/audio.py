@@ -112,3 +112,25 @@ def place_runs(
         placed.append((position + best, float(score[best])))
         position += best + len(run)
     return placed
+
+
+def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
+    """MP3 decoded to mono float samples, and the sample rate."""
+    import miniaudio
+
+    decoded = miniaudio.decode(data, output_format=miniaudio.SampleFormat.SIGNED16, nchannels=1)
+    return np.asarray(decoded.samples, dtype=np.float64), decoded.sample_rate
+
+
+def dominant_hz(data: bytes) -> float:
+    """The loudest frequency of an MP3 (0 for silence)."""
+    signal, rate = decode_mp3(data)
+    if not np.any(signal):
+        return 0.0
+    spectrum = np.abs(np.fft.rfft(signal))
+    return float(np.fft.rfftfreq(len(signal), 1 / rate)[int(np.argmax(spectrum[1:])) + 1])
+
+
+def rms(data: bytes) -> float:
+    signal, _ = decode_mp3(data)
+    return float(np.sqrt(np.mean(signal**2))) if len(signal) else 0.0

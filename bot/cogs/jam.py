@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,10 @@ from bot.core.jam import Jam, JamEntry
 from bot.core.jams import Jams
 from bot.core.refusals import NotInServer
 from bot.tree import requester, send_ephemeral
-from bot.ui import text
+from bot.ui import text, waveform
 from bot.ui.buttons import jam_view
 from bot.ui.embeds import jam_queue_embed, now_playing_embed
+from bot.ui.waveform import waveform_png
 from bot.voice import VoiceSpeaker
 
 if TYPE_CHECKING:
@@ -53,16 +55,26 @@ class NowPlaying:
                     voice_channel=text.channel(jam.voice_channel_id),
                     queued=len(jam.waiting),
                 )
-                drawn = embed.to_dict()
+                image = await asyncio.to_thread(
+                    waveform_png,
+                    entry.waveform,
+                    title=entry.job.prompt,
+                    length_s=entry.job.length_s,
+                    position_s=entry.played_seconds,
+                )
+                embed.set_image(url=waveform.ATTACHMENT_URL)
+                drawn = (embed.to_dict(), image)
                 if drawn != shown:
+                    file = discord.File(io.BytesIO(image), filename=waveform.FILENAME)
                     if message is None:
                         message = await self._text_channel.send(
                             embed=embed,
+                            file=file,
                             view=jam_view(jam.guild_id),
                             allowed_mentions=discord.AllowedMentions.none(),
                         )
                     else:
-                        await message.edit(embed=embed)
+                        await message.edit(embed=embed, attachments=[file])
                     shown = drawn
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(entry.played), self._interval)

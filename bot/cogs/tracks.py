@@ -3,6 +3,7 @@ every button under a track, a suggestion or an interrupted job. Decisions are th
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import time
@@ -26,6 +27,7 @@ from bot.core.outcomes import (
     Outcome,
     PlanRefused,
     PromptRefused,
+    Separated,
     UploadRefused,
 )
 from bot.core.plans import PlanService
@@ -40,11 +42,20 @@ from bot.delivery import (
     track_was_posted,
 )
 from bot.music import MusicPrompt
+from bot.music.models import Stem
 from bot.store.jobs import JobRecord
 from bot.tree import choices, requester, send_ephemeral, upload_limit
-from bot.ui import text
-from bot.ui.buttons import RedoSectionMenu, RetryButton, UseSuggestionButton, plan_view, track_view
+from bot.ui import text, waveform
+from bot.ui.buttons import (
+    RedoSectionMenu,
+    RetryButton,
+    StemsMenu,
+    UseSuggestionButton,
+    plan_view,
+    track_view,
+)
 from bot.ui.embeds import plan_embed, plan_file, suggestion_embed, track_embed
+from bot.ui.waveform import waveform_png
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -52,6 +63,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 5.0
+# Discord's most files in one message.
+MAX_FILES = 10
 
 
 class TracksCog(commands.Cog):
@@ -139,7 +152,14 @@ class TracksCog(commands.Cog):
             window_hours=composed.reservation.window_hours,
         )
         filename = track_filename(track.title, order.headline)
-        async with self._uploads.hold(track.size):
+        image = await asyncio.to_thread(
+            waveform_png,
+            composed.waveform,
+            title=track.title or order.headline,
+            length_s=order.length_s,
+        )
+        embed.set_image(url=waveform.ATTACHMENT_URL)
+        async with self._uploads.hold(track.size + len(image)):
             delivered = await report(
                 progress,
                 late_note=text.LATE_TRACK,
@@ -148,7 +168,8 @@ class TracksCog(commands.Cog):
                 view=track_view(composed.job.id, inpainting=composed.editable),
                 attachments=lambda: [
                     # A fresh File each time: a failed upload leaves the previous one consumed.
-                    discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename)
+                    discord.File(cast(io.BufferedIOBase, track.audio.fileobj()), filename=filename),
+                    discord.File(io.BytesIO(image), filename=waveform.FILENAME),
                 ],
             )
         if delivered:
@@ -330,6 +351,104 @@ class TracksCog(commands.Cog):
             ((text.track_choice(self._orders.describe(t), t.length_s), t.id) for t in tracks),
             current,
         )
+
+    # -- stems --------------------------------------------------------------------------------
+
+    async def pick_stems(self, interaction: discord.Interaction, track_id: str) -> None:
+        """Stems, under a track: a private choice of two or six stems."""
+        track = await self._orders.stems_source(requester(interaction), track_id)
+        if isinstance(track, Refused):
+            await send_ephemeral(interaction, text.refusal(track.reason))
+            return
+        await send_ephemeral(interaction, text.PICK_STEMS, view=StemsMenu.as_view(track_id))
+
+    async def stems(self, interaction: discord.Interaction, track_id: str, count: int) -> None:
+        """The chosen stems, posted publicly in one message (or more, if the files need)."""
+        found = await self._orders.stems(requester(interaction), track_id, count)
+        if isinstance(found, Refused):
+            await send_ephemeral(interaction, text.refusal(found.reason))
+            return
+        assert found.track is not None
+        accepted = await self._compose.accept(
+            requester(interaction),
+            found.order,
+            upload_limit(interaction),
+            owner_id=found.owner_id,
+            once=found.once,
+        )
+        if isinstance(accepted, Refused):
+            await send_ephemeral(interaction, text.refusal(accepted.reason))
+            return
+        try:
+            await interaction.response.defer()
+            followup = await interaction.followup.send(
+                text.separating(), wait=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException:
+            await self._compose.abandon(accepted)
+            raise
+        progress = ProgressMessage(interaction, followup)
+        ticker = asyncio.create_task(self._stems_progress(progress))
+
+        async def deliver(separated: Separated) -> bool:
+            ticker.cancel()
+            return await self._post_stems(progress, separated)
+
+        try:
+            outcome = await self._compose.separate(accepted, found.track, count, deliver)
+        finally:
+            ticker.cancel()
+        match outcome:
+            case Failed(cause=cause):
+                await report(progress, content=text.stems_failed(cause))
+            case UploadRefused():
+                await progress.try_edit(content=text.STEMS_REFUSED, attachments=[])
+
+    async def _stems_progress(self, progress: ProgressMessage) -> None:
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(self._progress_interval)
+            if not await progress.try_edit(content=text.separating(time.monotonic() - started)):
+                return
+
+    async def _post_stems(self, progress: ProgressMessage, separated: Separated) -> bool:
+        """Each stem its own MP3: as many to a message as Discord takes (10 files); each was
+        asked for at a bitrate that fits the upload limit."""
+        interaction = progress.interaction
+        base = track_filename(separated.title, separated.headline).removesuffix(".mp3")
+        groups = [
+            separated.stems[i : i + MAX_FILES] for i in range(0, len(separated.stems), MAX_FILES)
+        ]
+        for part, group in enumerate(groups, start=1):
+            content = text.stems_posted(
+                interaction.user.id,
+                separated.title or separated.headline,
+                [stem.name for stem in group],
+                part,
+                len(groups),
+            )
+
+            def files(group: list[Stem] = group) -> list[discord.File]:
+                return [
+                    discord.File(io.BytesIO(stem.audio), filename=f"{base}-{stem.name}.mp3")
+                    for stem in group
+                ]
+
+            async with self._uploads.hold(sum(len(stem.audio) for stem in group)):
+                if part == 1:
+                    if not await report(progress, content=content, attachments=files):
+                        return False
+                else:
+                    try:
+                        await interaction.followup.send(
+                            content,
+                            files=files(),
+                            allowed_mentions=discord.AllowedMentions.none(),
+                        )
+                    except discord.HTTPException as exc:
+                        log.warning("could not post stems part %d: %s", part, exc)
+                        return False
+        return True
 
     # -- after a stopped process --------------------------------------------------------------
 

@@ -16,17 +16,21 @@ from bot.music import (
     BadCompositionPlan,
     BadPrompt,
     InvalidInput,
+    MusicClient,
     MusicError,
     PromptRejected,
+    Track,
     build_request,
     mp3_bitrate_kbps,
     parse_plan,
 )
-from bot.music.models import PROMPT_MAX_CHARS, ModelId
+from bot.music.models import DEFAULT_MODEL, PROMPT_MAX_CHARS, ModelId
 from bot.music.plans import Plan
+from bot.music.waveform import Waveform, waveform_of_mp3
 from bot.store import SuggestionStore
+from bot.store.audio import TrackAudioStore
 from bot.store.jobs import JobStore
-from bot.store.plans import TrackStore
+from bot.store.plans import TrackRecord, TrackStore
 from bot.store.quotas import QuotaLedger, QuotaRefused, Reservation
 
 from .composer import ComposeJob, Composer, JobListener, Reply
@@ -43,6 +47,8 @@ from .outcomes import (
     Outcome,
     PlanRefused,
     PromptRefused,
+    Separated,
+    StemsOutcome,
     UploadRefused,
 )
 from .refusals import AlreadyUsed, NotYours, OverQuota, Refused, Restarting, TooLargeToUpload
@@ -67,9 +73,11 @@ class ComposeService:
         suggestions: SuggestionStore,
         plans: PlanService,
         *,
-        model_id: ModelId = "music_v1",
+        model_id: ModelId = DEFAULT_MODEL,
         intake: Intake | None = None,
         inpainting: bool = False,
+        audio: TrackAudioStore | None = None,
+        music: MusicClient | None = None,
     ) -> None:
         self._composer = composer
         self._quotas = quotas
@@ -79,6 +87,9 @@ class ComposeService:
         self._plans = plans
         self.model_id = model_id
         self.inpainting = inpainting
+        # Delivered tracks' MP3s (for Stems), and the client that separates them.
+        self._audio = audio
+        self._music = music
         self._intake = intake or Intake()
         self._running = 0
         self._idle = asyncio.Event()
@@ -255,11 +266,18 @@ class ComposeService:
                     title=track.title,
                     length_s=order.length_s,
                 )
-                composed = Composed(job, track, order, plan, accepted.reservation, editable)
+                if self._audio is not None:
+                    await self._audio.save(job.id, track.audio.fileobj())
+                waveform = track.waveform or await _measure(track)
+                composed = Composed(
+                    job, track, order, plan, accepted.reservation, editable, waveform
+                )
                 if await deliver(composed):
                     return Delivered(job.id)
             metrics.upload_failures.inc()
             await self._tracks.forget(job.id)
+            if self._audio is not None:
+                await self._audio.forget(job.id)
             return UploadRefused()
         except (InvalidInput, JamEnded) as exc:
             return Failed(exc)
@@ -286,6 +304,63 @@ class ComposeService:
             log.exception("job %s: could not keep the API's suggestion", job_id)
             return Failed(exc)
         return Failed(refusal)
+
+    # -- stems ---------------------------------------------------------------------------------
+
+    async def separate(
+        self,
+        accepted: Accepted,
+        track: TrackRecord,
+        count: int,
+        deliver: Callable[[Separated], Awaitable[bool]],
+    ) -> StemsOutcome:
+        """Split an accepted track into stems and deliver them; settled like a compose (the
+        reservation committed once delivered, else refunded and the once-claim released)."""
+        self._running += 1
+        self._idle.clear()
+        delivered = False
+        try:
+            outcome = await self._separate(accepted, track, count, deliver)
+            delivered = isinstance(outcome, Delivered)
+            return outcome
+        finally:
+            try:
+                settle = self._quotas.commit if delivered else self._quotas.refund
+                await asyncio.shield(settle(accepted.reservation.id))
+                if not delivered and accepted.once is not None:
+                    await self._release(accepted.once)
+            finally:
+                self._running -= 1
+                if not self._running:
+                    self._idle.set()
+
+    async def _separate(
+        self,
+        accepted: Accepted,
+        track: TrackRecord,
+        count: int,
+        deliver: Callable[[Separated], Awaitable[bool]],
+    ) -> StemsOutcome:
+        audio = await self._audio.read(track.id) if self._audio is not None else None
+        if audio is None or self._music is None:
+            return Failed(InvalidInput("the track's audio is no longer kept"))
+        try:
+            with metrics.api_call("stems"):
+                stems = await self._music.separate_stems(
+                    audio,
+                    variation="two_stems_v1" if count == 2 else "six_stems_v1",
+                    output_format=accepted.output_format,
+                )
+        except MusicError as exc:
+            log.warning("stems of %s failed: %r %s", track.id, exc, exc.message)
+            return Failed(exc)
+        except Exception as exc:
+            log.exception("stems of %s failed unexpectedly", track.id)
+            return Failed(exc)
+        separated = Separated(
+            track.id, track.title, accepted.order.headline, stems, accepted.output_format
+        )
+        return Delivered(track.id) if await deliver(separated) else UploadRefused()
 
     async def _save_suggestion(self, accepted: Accepted, suggestion: str) -> PromptRefused:
         order, requester = accepted.order, accepted.requester
@@ -343,6 +418,16 @@ def _error(outcome: Outcome) -> str | None:
             return "the prompt was refused as copyrighted"
         case PlanRefused():
             return "the plan was refused as copyrighted"
+
+
+async def _measure(track: Track) -> Waveform:
+    """The track's levels from its MP3 (the API sent none), decoded off the event loop; a
+    track whose audio cannot be decoded is delivered with a flat waveform."""
+    try:
+        return await asyncio.to_thread(waveform_of_mp3, await track.audio.read())
+    except Exception:
+        log.warning("could not measure the waveform of %s", track.filename, exc_info=True)
+        return Waveform(())
 
 
 def _readable_plan(raw: dict[str, object] | None) -> Plan | None:

@@ -168,7 +168,7 @@ class Composer:
         try:
             with metrics.api_call("compose"):
                 return await self._music.compose_detailed(
-                    job.request, output_format=job.output_format
+                    job.request, output_format=job.output_format, with_waveform_visual=True
                 )
         finally:
             await self._free_slot(job)

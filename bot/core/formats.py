@@ -23,6 +23,8 @@ JAM_STREAM_FORMAT: OutputFormat = "pcm_48000"
 # track of a jam (see UploadBudget).
 UPLOAD_BUDGET_BYTES = 32 * 1024 * 1024
 _CONTAINER_BYTES = 16 * 1024
+# Room kept beside the MP3 for the track's waveform image (a PNG of a few KiB, capped here).
+IMAGE_ROOM = 64 * 1024
 
 
 def estimated_mp3_bytes(seconds: float, kbps: int) -> int:
@@ -31,9 +33,10 @@ def estimated_mp3_bytes(seconds: float, kbps: int) -> int:
 
 
 def pick_output_format(seconds: float, limit_bytes: int) -> OutputFormat | None:
-    """The best MP3 format whose file for `seconds` fits `limit_bytes`, or None."""
+    """The best MP3 format whose file for `seconds` fits `limit_bytes` beside the waveform
+    image, or None."""
     for output_format, kbps in MP3_CHOICES:
-        if estimated_mp3_bytes(seconds, kbps) <= limit_bytes:
+        if estimated_mp3_bytes(seconds, kbps) + IMAGE_ROOM <= limit_bytes:
             return output_format
     return None
 
@@ -41,7 +44,8 @@ def pick_output_format(seconds: float, limit_bytes: int) -> OutputFormat | None:
 def longest_fitting_seconds(limit_bytes: int) -> int:
     """The longest track (whole seconds) that fits at the lowest bitrate offered."""
     _, kbps = MP3_CHOICES[-1]
-    return max(0, int((limit_bytes - _CONTAINER_BYTES) / (kbps * 1000 / 8 * 1.02)))
+    room = limit_bytes - _CONTAINER_BYTES - IMAGE_ROOM
+    return max(0, int(room / (kbps * 1000 / 8 * 1.02)))
 
 
 def track_filename(title: str | None, prompt: str) -> str:

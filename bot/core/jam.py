@@ -20,6 +20,7 @@ from typing import Protocol
 from bot.music import Track
 from bot.music.client import check_length, length_is_off
 from bot.music.pcm import Mp3Writer, PcmFifo
+from bot.music.waveform import LevelMeter, Waveform
 
 from .composer import ComposeJob, Composer, JobListener
 
@@ -75,6 +76,8 @@ class JamEntry:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     fifo: PcmFifo | None = None
+    # Measures the levels as the audio streams in (the now-playing waveform).
+    meter: LevelMeter | None = None
     listener: JobListener | None = None
     position: int = 0
 
@@ -85,6 +88,12 @@ class JamEntry:
     @property
     def played_seconds(self) -> float:
         return self.fifo.played_seconds if self.fifo is not None else 0.0
+
+    @property
+    def waveform(self) -> Waveform:
+        """The levels of the audio streamed so far, over the track's whole length."""
+        measured = self.meter.waveform() if self.meter is not None else Waveform(())
+        return measured.padded(self.job.length_s)
 
 
 class Jam:
@@ -127,6 +136,7 @@ class Jam:
             raise JamEnded
         entry = self.enqueue(job, listener)
         writer = Mp3Writer(self._channels, kbps)
+        entry.meter = writer.meter
         try:
             await self._announce_positions()
             await entry.turn
@@ -154,6 +164,7 @@ class Jam:
             content_type="audio/mpeg",
             output_format=f"mp3_48000_{kbps}",
             expected_duration_ms=job.request.expected_duration_ms,
+            waveform=writer.meter.waveform(final=True),
         )
 
     def enqueue(self, job: ComposeJob, listener: JobListener | None = None) -> JamEntry:

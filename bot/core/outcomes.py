@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.music import Track
-from bot.music.models import OutputFormat
+from bot.music.models import OutputFormat, Stem
 from bot.music.plans import Plan
+from bot.music.waveform import Waveform
 from bot.store.quotas import Reservation
 
 from .composer import ComposeJob
 from .orders import ComposeOrder
 from .requester import Requester
 
-OnceKind = Literal["suggestion", "retry", "regenerate", "extend"]
+OnceKind = Literal["suggestion", "retry", "regenerate", "extend", "stems:2", "stems:6"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class Composed:
     reservation: Reservation
     # Whether Extend and Redo a section can reuse the stored song.
     editable: bool
+    # The levels its waveform image shows (the API's, or measured from the audio).
+    waveform: Waveform
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +90,17 @@ class Failed:
 
 
 Outcome = Delivered | UploadRefused | PromptRefused | PlanRefused | Failed
+
+
+@dataclass(frozen=True, slots=True)
+class Separated:
+    """A track's stems, waiting to be delivered (charged once they are)."""
+
+    track_id: str
+    title: str | None
+    headline: str
+    stems: list[Stem]
+    output_format: OutputFormat
+
+
+StemsOutcome = Delivered | UploadRefused | Failed

@@ -17,7 +17,7 @@ from bot import metrics
 from bot.attachments import TooLarge, read_capped
 from bot.music import InvalidInput, MusicClient, MusicError, parse_plan
 from bot.music import plans as plan_parts
-from bot.music.models import ModelId
+from bot.music.models import DEFAULT_MODEL, ModelId
 from bot.music.plans import Plan, PlanSection
 from bot.store.plans import PlanListing, PlanRecord, PlanStore, TrackStore
 
@@ -117,7 +117,7 @@ class PlanService:
         tracks: TrackStore,
         downloads: httpx.AsyncClient,
         *,
-        model_id: ModelId = "music_v1",
+        model_id: ModelId = DEFAULT_MODEL,
         plans_per_minute: int = 5,
         intake: Intake | None = None,
     ) -> None:

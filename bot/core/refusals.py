@@ -84,6 +84,11 @@ class Gone:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioNotKept:
+    """The track's audio is no longer kept (or it was delivered before audio was kept)."""
+
+
+@dataclass(frozen=True, slots=True)
 class CannotChange:
     """A change the API's limits refuse, in the words of `bot.music` (InvalidInput)."""
 
@@ -147,6 +152,7 @@ Refusal = (
     | NotInServer
     | PromptAndPlan
     | WrongPlanShape
+    | AudioNotKept
     | EmptyPrompt
     | PromptTooLong
     | ControlCharacter

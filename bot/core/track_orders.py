@@ -12,12 +12,21 @@ from bot.music import plans as plan_parts
 from bot.music.models import SEED_MAX
 from bot.music.plans import Plan, PlanSection
 from bot.store import SuggestionStore
+from bot.store.audio import TrackAudioStore
 from bot.store.jobs import JobStore
 from bot.store.plans import TrackRecord, TrackStore
 
 from .orders import EXTEND_MS, ComposeOrder
 from .outcomes import Once
-from .refusals import CannotChange, Gone, NotStoredForEditing, NotYours, Refused, Unreadable
+from .refusals import (
+    AudioNotKept,
+    CannotChange,
+    Gone,
+    NotStoredForEditing,
+    NotYours,
+    Refused,
+    Unreadable,
+)
 from .requester import Requester
 
 
@@ -60,11 +69,14 @@ class TrackOrders:
         jobs: JobStore,
         *,
         inpainting: bool = False,
+        audio: TrackAudioStore | None = None,
     ) -> None:
         self._tracks = tracks
         self._suggestions = suggestions
         self._jobs = jobs
         self.inpainting = inpainting
+        # The delivered tracks' MP3s: Stems needs the track's.
+        self._audio = audio
 
     def editable(self, track: TrackRecord) -> bool:
         """Whether a track's song is stored, so Extend and Redo a section can reuse it."""
@@ -149,6 +161,28 @@ class TrackOrders:
             return found
         track, redone = found
         return ButtonOrder(ComposeOrder.for_plan(redone), track.user_id, track=track)
+
+    async def stems_source(self, requester: Requester, track_id: str) -> TrackRecord | Refused:
+        """The track to split into stems: this member's (or a moderator's) to use, and its
+        audio still kept (pruned after 32 days, and not kept for tracks delivered before
+        Stems existed); checked before any quota is reserved."""
+        track = await self.track_for(requester, track_id)
+        if isinstance(track, Refused):
+            return track
+        if self._audio is None or not await self._audio.kept(track.id):
+            return Refused(AudioNotKept())
+        return track
+
+    async def stems(self, requester: Requester, track_id: str, count: int) -> ButtonOrder | Refused:
+        """Stems of a track (2 or 6), once per choice; charged like a track of its length."""
+        track = await self.stems_source(requester, track_id)
+        if isinstance(track, Refused):
+            return track
+        if count not in (2, 6):
+            return Refused(Gone("track"))
+        order = ComposeOrder(f"Stems of {track.title or 'a track'}", track.length_s)
+        once = Once("stems:2" if count == 2 else "stems:6", track.id)
+        return ButtonOrder(order, track.user_id, once, track)
 
     async def _changed_plan(
         self, requester: Requester, track_id: str, change: Callable[[Plan, str], Plan]

@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import time
+import zipfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import PurePosixPath
 from typing import Any
 
 import httpx
@@ -25,12 +27,16 @@ from .errors import (
 )
 from .models import (
     DEFAULT_MODEL,
+    STEM_NAMES,
+    STEM_OUTPUT_FORMATS,
     ChunkPlan,
     ComposeRequest,
     DetailedMetadata,
     ModelId,
     MusicPrompt,
     OutputFormat,
+    Stem,
+    StemVariation,
     Track,
     parse_plan,
 )
@@ -41,10 +47,12 @@ from .multipart import (
     read_multipart_mixed,
 )
 from .retry import RetryPolicy, is_retryable_error, is_retryable_transport_error, parse_retry_after
+from .waveform import Waveform
 
 log = logging.getLogger(__name__)
 
 PUBLIC_API_URL = "https://api.elevenlabs.io"
+STEM_SEPARATION_PATH = "/v1/music/stem-separation"
 DEFAULT_OUTPUT_FORMAT: OutputFormat = "mp3_44100_128"
 # A ten-minute song can take minutes before the first byte; connecting must not.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=30.0)
@@ -137,9 +145,13 @@ class MusicClient:
         *,
         output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
         with_timestamps: bool = False,
+        with_waveform_visual: bool = False,
     ) -> Track:
-        """Generate a track with its metadata (title, genres, the plan used)."""
-        body = request.body(with_timestamps=with_timestamps)
+        """Generate a track with its metadata (title, genres, the plan used), and its
+        waveform's levels when asked for and the API sends them."""
+        body = request.body(
+            with_timestamps=with_timestamps, with_waveform_visual=with_waveform_visual
+        )
         async with (
             self._deadline(),
             self._post("/v1/music/detailed", body, output_format) as response,
@@ -169,6 +181,8 @@ class MusicClient:
             track.metadata = metadata.song_metadata
             track.composition_plan = metadata.composition_plan
             track.filename = head.filename
+            if metadata.waveform_visual:
+                track.waveform = Waveform.from_visual(metadata.waveform_visual)
             if head.audio_content_type:
                 track.content_type = head.audio_content_type
             return track
@@ -212,6 +226,31 @@ class MusicClient:
         except pydantic.ValidationError as exc:
             raise MusicError(f"the API answered with a plan that is not valid: {exc}") from None
 
+    async def separate_stems(
+        self,
+        audio: bytes,
+        *,
+        variation: StemVariation = "six_stems_v1",
+        output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
+        filename: str = "track.mp3",
+    ) -> list[Stem]:
+        """Split a song into stems (`two_stems_v1`: vocals and accompaniment; `six_stems_v1`:
+        vocals, drums, bass, guitar, piano, other), each an MP3 in the API's ZIP, in order."""
+        if output_format not in STEM_OUTPUT_FORMATS:
+            raise InvalidInput(f"stem separation does not offer {output_format}")
+        form = {"stem_variation_id": variation}
+        files = {"file": (filename, audio, "audio/mpeg")}
+        async with (
+            self._deadline(),
+            self._post(STEM_SEPARATION_PATH, form, output_format, files=files) as response,
+        ):
+            spool = AudioSpool(self._spool_memory)
+            try:
+                await self._download(response.aiter_bytes(), spool)
+                return await asyncio.to_thread(_read_stems, spool, variation)
+            finally:
+                spool.close()
+
     # -- plumbing -----------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -226,17 +265,24 @@ class MusicClient:
 
     @asynccontextmanager
     async def _post(
-        self, path: str, body: dict[str, Any], output_format: str | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        output_format: str | None,
+        *,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> AsyncIterator[httpx.Response]:
-        """Send with retries for answers that prove nothing was done; yield the 2xx response."""
+        """Send with retries for answers that prove nothing was done; yield the 2xx response.
+        With `files`, `body` goes as multipart form fields beside them."""
         params = {"output_format": output_format} if output_format else None
+        content: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
         attempt = 0
         while True:
             attempt += 1
             started = time.monotonic()
             try:
                 response = await self._http.send(
-                    self._http.build_request("POST", path, json=body, params=params), stream=True
+                    self._http.build_request("POST", path, params=params, **content), stream=True
                 )
             except httpx.TransportError as exc:
                 delay = self._retry.delay(attempt) if is_retryable_transport_error(exc) else None
@@ -355,6 +401,24 @@ async def _check_audio(spool: AudioSpool, request: ComposeRequest, output_format
     if seconds is None:
         raise UnplayableAudio("the music service's answer is not MP3 audio")
     check_length(seconds, request.expected_duration_ms)
+
+
+def _read_stems(spool: AudioSpool, variation: StemVariation) -> list[Stem]:
+    """The stems in the API's ZIP, in the variation's order (any others after)."""
+    order = STEM_NAMES[variation]
+    try:
+        with zipfile.ZipFile(spool.fileobj()) as archive:
+            stems = [
+                Stem(PurePosixPath(info.filename).stem, archive.read(info))
+                for info in archive.infolist()
+                if not info.is_dir() and info.filename.lower().endswith(".mp3")
+            ]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise StreamBroken(f"the stems could not be read ({exc})") from None
+    if not stems:
+        raise StreamBroken("the answer held no stems")
+    rank = {name: n for n, name in enumerate(order)}
+    return sorted(stems, key=lambda stem: rank.get(stem.name, len(order)))
 
 
 def length_is_off(seconds: float, expected_ms: int) -> bool:

@@ -24,9 +24,11 @@ from pydantic.alias_generators import to_camel
 
 from .audio import AudioSpool
 from .text import control_character, describe_character
+from .waveform import Waveform
 
 ModelId = Literal["music_v1", "music_v2", "music_v2_5"]
-DEFAULT_MODEL: ModelId = "music_v1"
+# The current model; the server still defaults to music_v1, so every request names it.
+DEFAULT_MODEL: ModelId = "music_v2_5"
 
 MP3_FORMATS = (
     "mp3_22050_32",
@@ -71,6 +73,17 @@ OutputFormat = Literal[
 ]
 # Every output format the API accepts, in its documented order.
 OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
+
+# Stem separation: the variations, the stems each makes (the API's order), and the formats it
+# offers (AllowedOutputFormats: no `auto`, no mp3_48000_*).
+StemVariation = Literal["two_stems_v1", "six_stems_v1"]
+STEM_NAMES: dict[str, tuple[str, ...]] = {
+    "two_stems_v1": ("vocals", "accompaniment"),
+    "six_stems_v1": ("vocals", "drums", "bass", "guitar", "piano", "other"),
+}
+STEM_OUTPUT_FORMATS = frozenset(
+    f for f in OUTPUT_FORMATS if f != "auto" and not f.startswith("mp3_48000_")
+)
 
 PROMPT_MAX_CHARS = 4100
 LENGTH_MIN_MS = 3_000
@@ -250,6 +263,8 @@ class DetailedMetadata(WireModel):
     composition_plan: dict[str, Any] | None = None
     song_metadata: SongMetadata | None = None
     words_timestamps: list[dict[str, Any]] | None = None
+    # SDK 2.78, when asked with `with_waveform_visual`: 4 ints a second, −1000…1000, mono.
+    waveform_visual: list[int] | None = None
 
 
 Prompt = Annotated[CleanText, StringConstraints(min_length=1, max_length=PROMPT_MAX_CHARS)]
@@ -299,13 +314,29 @@ class ComposeRequest(WireModel):
             return self.composition_plan.duration_ms
         return self.music_length_ms
 
-    def body(self, *, streaming: bool = False, with_timestamps: bool = False) -> dict[str, Any]:
+    def body(
+        self,
+        *,
+        streaming: bool = False,
+        with_timestamps: bool = False,
+        with_waveform_visual: bool = False,
+    ) -> dict[str, Any]:
         data = self.to_wire()
         if streaming:
             data.pop("respect_sections_durations", None)
         if with_timestamps:
             data["with_timestamps"] = True
+        if with_waveform_visual:
+            data["with_waveform_visual"] = True
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class Stem:
+    """One stem of a song: its name (`vocals`, `drums`, …) and its MP3."""
+
+    name: str
+    audio: bytes
 
 
 @dataclass(eq=False)
@@ -322,6 +353,9 @@ class Track:
     composition_plan: dict[str, Any] | None = None
     filename: str | None = None
     expected_duration_ms: int | None = None
+    # Levels for the track's waveform image: the API's `waveform_visual`, or measured from
+    # the PCM a jam streamed; None until known (then measured from the MP3).
+    waveform: Waveform | None = None
 
     @property
     def size(self) -> int:

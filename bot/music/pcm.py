@@ -17,6 +17,7 @@ from typing import Any
 import lameenc
 
 from .audio import AudioSpool
+from .waveform import LevelMeter
 
 RATE = 48_000
 SAMPLE_BYTES = 2
@@ -130,6 +131,8 @@ class Mp3Writer:
         self._encoder.set_in_sample_rate(RATE)
         self._encoder.set_channels(channels)
         self._encoder.set_quality(5)
+        # The waveform's levels, measured in the encoder's thread from the same blocks.
+        self.meter = LevelMeter(rate=RATE, channels=channels)
 
     async def write(self, pcm: bytes) -> None:
         self.pcm_bytes += len(pcm)
@@ -146,6 +149,7 @@ class Mp3Writer:
         return taken
 
     def _encode(self, pcm: bytes) -> bytes:
+        self.meter.feed(pcm)
         return bytes(self._encoder.encode(pcm))
 
     async def finish(self) -> AudioSpool:

@@ -31,6 +31,7 @@ FAULTS = {
     "cut": "drop the connection after ARG of the audio",
     "html": "answer 200 as audio, but send an HTML error page instead of MP3",
     "short": "answer 200 with only ARG of the audio (default 0.3), a complete but short file",
+    "no_visual": "leave `waveform_visual` out of /detailed's metadata even when asked for",
 }
 
 _TOKEN = re.compile(r"fault:([a-z_]+)(?::([0-9.]+))?", re.IGNORECASE)

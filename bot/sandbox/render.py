@@ -85,8 +85,13 @@ def _note(shape: str, hz: float, samples: int, rate: int, gain: float) -> list[f
     return out
 
 
-def _bar(segment: Segment, seed: bytes, rate: int) -> array[int]:
-    """Render one bar (four beats) of the section as 16-bit mono samples."""
+# The voices of a bar, which stem separation hands back one by one.
+LAYERS = ("lead", "bass", "drums")
+
+
+def _bar(segment: Segment, seed: bytes, rate: int, layers: tuple[str, ...] = LAYERS) -> array[int]:
+    """Render one bar (four beats) of the section as 16-bit mono samples, with only the
+    voices in `layers` (all of them make the song)."""
     words = {w.lower() for w in segment.words}
     rng = random.Random(hashlib.sha256(seed + " ".join(sorted(words)).encode()).digest())
     tempo = next((bpm for word, bpm in GENRE_TEMPO.items() if word in words), 0)
@@ -103,28 +108,49 @@ def _bar(segment: Segment, seed: bytes, rate: int) -> array[int]:
         if rng.random() < 0.15:
             continue
         pitch = root + 12 + scale[rng.randrange(len(scale))]
-        for i, sample in enumerate(_note(shape, _midi_hz(pitch), eighth, rate, 0.30)):
-            bar[step * eighth + i] += sample
-    for beat_index in (0, 2):
-        bass = _note("sine", _midi_hz(root - 12), beat * 2, rate, 0.35)
-        for i, sample in enumerate(bass):
-            bar[beat_index * beat + i] += sample
-    kick_len = min(beat, rate // 8)
-    for beat_index in range(4):
-        for i in range(kick_len):
-            decay = math.exp(-i / (kick_len / 5))
-            bar[beat_index * beat + i] += 0.45 * decay * math.sin(2 * math.pi * 55 * i / rate)
+        if "lead" in layers:
+            for i, sample in enumerate(_note(shape, _midi_hz(pitch), eighth, rate, 0.30)):
+                bar[step * eighth + i] += sample
+    if "bass" in layers:
+        for beat_index in (0, 2):
+            bass = _note("sine", _midi_hz(root - 12), beat * 2, rate, 0.35)
+            for i, sample in enumerate(bass):
+                bar[beat_index * beat + i] += sample
+    if "drums" in layers:
+        kick_len = min(beat, rate // 8)
+        for beat_index in range(4):
+            for i in range(kick_len):
+                decay = math.exp(-i / (kick_len / 5))
+                bar[beat_index * beat + i] += 0.45 * decay * math.sin(2 * math.pi * 55 * i / rate)
     return array("h", (max(-32767, min(32767, int(s * 32767))) for s in bar))
 
 
-def _pcm(segments: Sequence[Segment], seed: bytes, rate: int) -> bytes:
+def _pcm(
+    segments: Sequence[Segment], seed: bytes, rate: int, layers: tuple[str, ...] = LAYERS
+) -> bytes:
     parts = []
     for index, segment in enumerate(segments):
-        bar = _bar(segment, seed + index.to_bytes(2, "big"), rate).tobytes()
+        bar = _bar(segment, seed + index.to_bytes(2, "big"), rate, layers).tobytes()
         need = (segment.duration_ms * rate // 1000) * 2
         repeats, rest = divmod(need, len(bar))
         parts.append(bar * repeats + bar[:rest])
     return b"".join(parts)
+
+
+def encode_mp3(pcm: bytes, rate: int, kbps: int) -> bytes:
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(kbps)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_channels(1)
+    encoder.set_quality(7)
+    return bytes(encoder.encode(pcm) + encoder.flush())
+
+
+def render_layers(
+    segments: tuple[Segment, ...], seed: int, rate: int, kbps: int, layers: tuple[str, ...]
+) -> bytes:
+    """MP3 of only some voices of the song `render` makes (empty `layers`: silence)."""
+    return encode_mp3(_pcm(segments, seed.to_bytes(8, "big"), rate, layers), rate, kbps)
 
 
 @lru_cache(maxsize=8)
@@ -133,9 +159,18 @@ def render(segments: tuple[Segment, ...], seed: int, rate: int, kbps: int | None
     pcm = _pcm(segments, seed.to_bytes(8, "big"), rate)
     if kbps is None:
         return pcm
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(kbps)
-    encoder.set_in_sample_rate(rate)
-    encoder.set_channels(1)
-    encoder.set_quality(7)
-    return bytes(encoder.encode(pcm) + encoder.flush())
+    return encode_mp3(pcm, rate, kbps)
+
+
+def waveform_visual(segments: tuple[Segment, ...], seed: int, rate: int) -> list[int]:
+    """What `/detailed` sends as `waveform_visual` for the song `render` makes: 4 values a
+    second, −1000…1000 (here the signed sample of the largest magnitude in each quarter)."""
+    pcm = array("h", _pcm(segments, seed.to_bytes(8, "big"), rate))
+    window = rate // 4
+    visual = []
+    for start in range(0, len(pcm), window):
+        part = pcm[start : start + window]
+        high, low = max(part), min(part)
+        peak = high if high >= -low else low
+        visual.append(round(peak * 1000 / 32768))
+    return visual

@@ -40,7 +40,8 @@ from .plans import (
     song_metadata,
     strip_plan_faults,
 )
-from .render import Segment, render
+from .render import Segment, render, waveform_visual
+from .stems import Rendered, StemSeparator
 from .wire import (
     authorize,
     error_response,
@@ -53,10 +54,12 @@ from .wire import (
 log = logging.getLogger(__name__)
 
 DEFAULT_LENGTH_MS = 30_000
+SERVER_DEFAULT_MODEL = "music_v1"
+STEMS_PATH = "/v1/music/stem-separation"
 _CHUNK = 16 * 1024
 _STORED_SONGS = 1_000
 # Faults that change how a successful answer is sent, not whether it succeeds.
-_SHAPING_FAULTS = ("slow", "pace", "cut", "html", "short")
+_SHAPING_FAULTS = ("slow", "pace", "cut", "html", "short", "no_visual")
 _ERROR_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>\n"
@@ -96,6 +99,8 @@ class Sandbox:
     generation_started: asyncio.Event = field(default_factory=asyncio.Event)
     # Songs composed with `store_for_inpainting`: song id -> length in ms (bounded, newest kept).
     stored_songs: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    # The songs it rendered, so stem separation can hand back their voices.
+    stems: StemSeparator = field(default_factory=StemSeparator.new)
     _fault_counts: dict[str, int] = field(default_factory=dict)
 
     def app(self) -> web.Application:
@@ -104,14 +109,23 @@ class Sandbox:
         app.router.add_post("/v1/music/stream", self._stream)
         app.router.add_post("/v1/music/detailed", self._detailed)
         app.router.add_post("/v1/music/plan", self._plan)
+        app.router.add_post("/v1/music/stem-separation", self._stem_separation)
         app.router.add_get("/health", self._health)
         app.router.add_get("/sandbox/stats", self._stats)
         return app
 
     def compose_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path != "/v1/music/plan"]
+        return [r for r in self.requests if r.path not in ("/v1/music/plan", STEMS_PATH)]
 
     # -- handlers -----------------------------------------------------------------------------
+
+    async def _stem_separation(self, request: web.Request) -> web.Response:
+        record = RecordedRequest(request.path, dict(request.query), None, None)
+        self.requests.append(record)
+        try:
+            return await self.stems.handle(request, self.api_key)
+        finally:
+            record.finished = time.monotonic()
 
     async def _health(self, request: web.Request) -> web.Response:
         return json_response(200, {"status": "ok"})
@@ -161,6 +175,8 @@ class Sandbox:
             body["composition_plan"] = body.pop("music_prompt")
         # Like the API, accept and ignore fields that do not change the audio.
         known = {k: v for k, v in body.items() if k in ComposeRequest.model_fields}
+        # The API's own default is still music_v1 (a client must name the model it wants).
+        known.setdefault("model_id", SERVER_DEFAULT_MODEL)
         try:
             compose = ComposeRequest.model_validate(known)
         except pydantic.ValidationError as exc:
@@ -218,6 +234,8 @@ class Sandbox:
         if self.fast_render:
             segments, seed = (Segment(plan.duration_ms, ("sandbox",)),), 0
         audio = await asyncio.to_thread(render, segments, seed, rate, kbps)
+        if kbps:
+            self.stems.remember(audio, Rendered(segments, seed, rate))
         content_type = "audio/mpeg" if kbps else "audio/pcm"
         song_id = digest[:10].hex()
         headers = {"song-id": song_id, "request-id": uuid.uuid4().hex}
@@ -237,11 +255,17 @@ class Sandbox:
             headers["Content-Type"] = content_type
             return await _send(request, [audio], headers, record, cut, pace)
         boundary = uuid.uuid4().hex
-        metadata = {
+        metadata: dict[str, Any] = {
             "composition_plan": plan.to_wire(),
             "song_metadata": song_metadata(compose.prompt, plan),
             "words_timestamps": None,
         }
+        if record.body.get("with_waveform_visual") is True and not (
+            fault is not None and fault.name == "no_visual"
+        ):
+            metadata["waveform_visual"] = await asyncio.to_thread(
+                waveform_visual, segments, seed, rate
+            )
         extension = "mp3" if kbps else "pcm"
         parts = [
             (
@@ -280,7 +304,7 @@ class Sandbox:
                 ("body", "music_length_ms"),
                 f"Input should be between {LENGTH_MIN_MS} and {LENGTH_MAX_MS}",
             )
-        model_id = body.get("model_id", "music_v1")
+        model_id = body.get("model_id", SERVER_DEFAULT_MODEL)
         if model_id not in ("music_v1", "music_v2", "music_v2_5"):
             return validation_error(("body", "model_id"), "Input should be a known model")
         compose = ComposeRequest(prompt=prompt, music_length_ms=length, model_id=model_id)

@@ -87,6 +87,7 @@ STEPS: list[tuple[int, Callable[[Connection], None]]] = [
         ),
     ),
     (8, _create("app_commands")),
+    (9, _add_columns("tracks.stems2_at", "tracks.stems6_at")),
 ]
 
 

@@ -64,7 +64,12 @@ class PlanListing:
 
 
 # Buttons under a track that make one new track each, once: a double click composes once.
-ONCE_ACTIONS = {"regenerate": "regenerated_at", "extend": "extended_at"}
+ONCE_ACTIONS = {
+    "regenerate": "regenerated_at",
+    "extend": "extended_at",
+    "stems:2": "stems2_at",
+    "stems:6": "stems6_at",
+}
 
 
 @dataclass(frozen=True, slots=True)

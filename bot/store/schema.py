@@ -208,6 +208,9 @@ tracks = Table(
     # When Regenerate and Extend were pressed (migration 5): each makes one new track, once.
     Column("regenerated_at", Float, nullable=True),
     Column("extended_at", Float, nullable=True),
+    # When Stems was used for each choice (migration 7): two and six stems, once each.
+    Column("stems2_at", Float, nullable=True),
+    Column("stems6_at", Float, nullable=True),
 )
 Index("ix_tracks_created", tracks.c.created_at)
 

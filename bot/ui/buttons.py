@@ -33,6 +33,8 @@ class TrackButtons(Protocol):
     async def pick_redo_section(self, interaction: Interaction, track_id: str) -> None: ...
     async def redo_section(self, interaction: Interaction, track_id: str, index: int) -> None: ...
     async def delete_track(self, interaction: Interaction, track_id: str) -> None: ...
+    async def pick_stems(self, interaction: Interaction, track_id: str) -> None: ...
+    async def stems(self, interaction: Interaction, track_id: str, count: int) -> None: ...
 
 
 class PlanButtons(Protocol):
@@ -346,6 +348,61 @@ class DeleteTrackButton(_RowButton, template=rf"music:track:delete:{_ROW_ID}"):
         await _tracks(interaction).delete_track(interaction, self.row_id)
 
 
+class StemsButton(_RowButton, template=rf"music:track:stems:{_ROW_ID}"):
+    prefix = "music:track:stems"
+    label = "Stems"
+    emoji = "🎚️"
+    style = discord.ButtonStyle.secondary
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _tracks(interaction).pick_stems(interaction, self.row_id)
+
+
+class StemsMenu(
+    discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"music:track:stemspick:{_ROW_ID}"
+):
+    """Two stems (vocals, accompaniment) or six (vocals, drums, bass, guitar, piano, other)."""
+
+    def __init__(self, track_id: str) -> None:
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"music:track:stemspick:{track_id}",
+                placeholder="Choose the stems",
+                options=[
+                    discord.SelectOption(
+                        label="2 stems", value="2", description="vocals · accompaniment"
+                    ),
+                    discord.SelectOption(
+                        label="6 stems",
+                        value="6",
+                        description="vocals · drums · bass · guitar · piano · other",
+                    ),
+                ],
+            )
+        )
+        self.track_id = track_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> StemsMenu:
+        return cls(match["id"])
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        data: dict[str, Any] = dict(interaction.data or {})
+        value = str((data.get("values") or ["0"])[0])
+        count = int(value) if value in ("2", "6") else 0
+        await _tracks(interaction).stems(interaction, self.track_id, count)
+
+    @classmethod
+    def as_view(cls, track_id: str) -> discord.ui.View:
+        return row_view(cls(track_id))
+
+
 def track_view(
     track_id: str, *, inpainting: bool, spent: frozenset[str] = frozenset()
 ) -> discord.ui.View:
@@ -354,6 +411,7 @@ def track_view(
     items: list[discord.ui.Item[Any]] = [
         RegenerateButton(track_id, disabled="regenerate" in spent),
         ShowPlanButton(track_id),
+        StemsButton(track_id),
     ]
     if inpainting:
         items += [ExtendButton(track_id, disabled="extend" in spent), RedoSectionButton(track_id)]
@@ -404,6 +462,8 @@ PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     RedoSectionMenu,
     EditAndComposeButton,
     DeleteTrackButton,
+    StemsButton,
+    StemsMenu,
     JamSkipButton,
     JamStopButton,
 )

@@ -337,6 +337,8 @@ def refusal(reason: r.Refusal) -> str:
             return "This button has already been used."
         case r.Gone(what=what):
             return _GONE.get(what, "This is no longer kept.")
+        case r.AudioNotKept():
+            return "This track's audio is no longer kept, so it can't be split into stems."
         case r.CannotChange(message=message):
             return f"⚠️ {message}"
         case r.NotStoredForEditing():
@@ -466,6 +468,32 @@ PLAN_HEADING = "Composition plan"
 TRACK_PLAN_HEADING = "The plan behind this track"
 COPIED_PLAN_HEADING = "Composition plan (from a track)"
 PICK_SECTION = "Which section do you want to edit?"
+PICK_STEMS = "Split this track into which stems? It counts as one track of the same length."
+STEMS_REFUSED = (
+    "📤 The stems were made, but Discord refused the upload. "
+    "Nothing was taken from your quota; please try again."
+)
+
+
+def separating(elapsed_s: float | None = None) -> str:
+    """The stems' progress line."""
+    if elapsed_s is None:
+        return "🎚️ Separating stems…"
+    return f"🎚️ Separating stems… {elapsed_s:.0f} s"
+
+
+def stems_posted(user_id: int, headline: str, names: list[str], part: int, parts: int) -> str:
+    """Above the stems' files; echoes a title, so sent without mentions."""
+    more = f" ({part}/{parts})" if parts > 1 else ""
+    title = inert(headline, 200)
+    return f"🎚️ Stems of **{title}** for <@{user_id}>{more}: {', '.join(names)}"
+
+
+def stems_failed(cause: BaseException) -> str:
+    """Why stems failed, said after the refund."""
+    return f"⚠️ The stems could not be made ({compose_failure(cause)}). {NOTHING_CHARGED}"
+
+
 PICK_REDO_SECTION = "Which section should be composed again? The rest of the track is kept."
 SECTION_UPDATED = "✅ Section {number} updated."
 STYLES_UPDATED = "✅ Global styles updated."

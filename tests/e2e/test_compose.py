@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.app import MusicBot
 from tests.audio import mp3_seconds
@@ -13,9 +15,33 @@ from tests.conftest import RunningSandbox
 from tests.e2e.conftest import BotFactory
 from tests.fakes.discord_server import ALICE, BOB, GUILD_ID, MIB, FakeDiscord, Interaction, Recorded
 
+WAVEFORM = "waveform.png"
+
 
 def attachments_of(fake: FakeDiscord, message: dict[str, Any]) -> list[bytes]:
-    return [fake.attachments[int(a["id"])] for a in message["attachments"]]
+    """The audio a message carries (the waveform image beside it aside: `waveform_of`)."""
+    return [
+        fake.attachments[int(a["id"])] for a in message["attachments"] if a["filename"] != WAVEFORM
+    ]
+
+
+def waveform_of(fake: FakeDiscord, message: dict[str, Any]) -> Image.Image:
+    """The message's waveform image, shown in its embed; checked small and 800x160."""
+    (found,) = [a for a in message["attachments"] if a["filename"] == WAVEFORM]
+    data = fake.attachments[int(found["id"])]
+    assert len(data) < 64 * 1024, "tiny beside the MP3"
+    assert message["embeds"][0]["image"]["url"] == f"attachment://{WAVEFORM}"
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.size == (800, 160)
+    return image
+
+
+def bar_pixels(image: Image.Image) -> float:
+    """The share of the waveform's area drawn in the bars' violet."""
+    area = image.convert("RGBA").crop((20, 50, 780, 146))
+    pixels = list(area.getdata())
+    violet = [p for p in pixels if p[2] > 200 and p[0] > 120]  # type: ignore[index]
+    return len(violet) / len(pixels)
 
 
 async def finished(fake: FakeDiscord, interaction: Interaction) -> dict[str, Any]:
@@ -77,6 +103,28 @@ async def test_compose_delivers_an_mp3_with_embed(
             assert body.get("allowed_mentions") == {"parse": []}, record.path
     assert [r.path for r in sandbox.sandbox.requests] == ["/v1/music/detailed"]
     assert sandbox.sandbox.requests[0].query["output_format"] == "mp3_44100_128"
+
+
+async def test_every_track_shows_its_waveform_from_the_api_or_from_its_audio(
+    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+) -> None:
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi beat", "length": 5}
+    )
+    message = await finished(discord_fake, interaction)
+    names = [a["filename"] for a in message["attachments"]]
+    assert names == ["lofi-beat.mp3", "waveform.png"], "the image next to the MP3"
+    from_api = waveform_of(discord_fake, message)
+    (request,) = sandbox.sandbox.compose_requests()
+    assert request.body["with_waveform_visual"] is True
+
+    # Without the API's waveform_visual, it is measured from the MP3.
+    interaction = await discord_fake.slash(
+        ALICE, "music", "compose", {"prompt": "lofi beat fault:no_visual", "length": 5}
+    )
+    message = await finished(discord_fake, interaction)
+    from_audio = waveform_of(discord_fake, message)
+    assert bar_pixels(from_api) > 0.1 and bar_pixels(from_audio) > 0.1, "bars were drawn"
 
 
 async def test_hostile_prompt_is_echoed_inert(bot: MusicBot, discord_fake: FakeDiscord) -> None:

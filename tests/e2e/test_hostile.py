@@ -13,6 +13,7 @@ import pytest
 from bot.app import MusicBot
 from bot.music.models import LINE_MAX_CHARS, MAX_LINES, MAX_SECTIONS
 from tests.conftest import RunningSandbox
+from tests.e2e.conftest import BotFactory
 from tests.e2e.test_compose import ephemeral_reply, finished
 from tests.e2e.test_plans import (
     make_plan,
@@ -212,8 +213,9 @@ def modal_inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def test_every_section_of_a_30_section_plan_can_be_picked(
-    bot: MusicBot, discord_fake: FakeDiscord
+    start_bot: BotFactory, discord_fake: FakeDiscord
 ) -> None:
+    await start_bot(music_model_id="music_v1")  # a plan of sections
     plan = long_lyrics_plan(MAX_SECTIONS)
     for section in plan["sections"]:
         section["lines"] = section["lines"][:2]
@@ -228,8 +230,9 @@ async def test_every_section_of_a_30_section_plan_can_be_picked(
 
 
 async def test_editing_a_section_with_the_longest_lyrics_loses_no_line(
-    bot: MusicBot, discord_fake: FakeDiscord
+    start_bot: BotFactory, discord_fake: FakeDiscord
 ) -> None:
+    bot = await start_bot(music_model_id="music_v1")  # a plan of sections
     plan = long_lyrics_plan()
     lines = plan["sections"][0]["lines"]
     assert len("\n".join(lines)) > 4000, "more than one Discord text input holds"

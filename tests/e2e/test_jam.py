@@ -20,7 +20,13 @@ import pytest
 from tests.audio import RATE, RUN_TRIM, follow, mp3_seconds, place_runs, samples, sounding_runs
 from tests.conftest import RunningSandbox
 from tests.e2e.conftest import BotFactory
-from tests.e2e.test_compose import attachments_of, ephemeral_reply, finished
+from tests.e2e.test_compose import (
+    attachments_of,
+    bar_pixels,
+    ephemeral_reply,
+    finished,
+    waveform_of,
+)
 from tests.e2e.test_plans import tracks_used
 from tests.e2e.test_process import bot_env, database_rows, start_process
 from tests.fakes.discord_server import (
@@ -377,9 +383,18 @@ async def test_the_now_playing_message_is_edited_at_most_every_10_s(
     assert "▱" in embed, "a progress bar"
     assert now_playing["allowed_mentions"] == {"parse": []}
     assert discord_fake.custom_id(now_playing, "jam:stop:")
-    await finished(discord_fake, compose)
+    # The track's waveform, with the playing position drawn on it.
+    waveform_of(discord_fake, now_playing)
     message_id = now_playing["id"]
-    edits = [r.at for r in discord_fake.sent("PATCH", rf"/channels/\d+/messages/{message_id}$")]
+    first = bar_pixels(waveform_of(discord_fake, discord_fake.messages[int(message_id)]))
+    track = await finished(discord_fake, compose)
+    assert bar_pixels(waveform_of(discord_fake, track)) > 0.1, "the posted track's waveform"
+    patches = discord_fake.sent("PATCH", rf"/channels/\d+/messages/{message_id}$")
+    assert all(any(f.filename == "waveform.png" for f in r.files) for r in patches), (
+        "each edit shows the position moved on"
+    )
+    assert first < 0.1, "little played when it was first shown"
+    edits = [r.at for r in patches]
     assert edits, "the progress was updated while it played"
     assert all(b - a >= 9.9 for a, b in itertools.pairwise(edits))
     assert discord_fake.sent("DELETE", rf"/channels/\d+/messages/{message_id}$"), (

@@ -75,13 +75,20 @@ async def open_section_form(fake: FakeDiscord, message: dict[str, Any], value: s
     return chosen
 
 
+@pytest.fixture
+async def bot_v1(start_bot: BotFactory) -> MusicBot:
+    """The bot when the operator chooses music_v1 (MUSIC_MODEL_ID=music_v1): section plans."""
+    return await start_bot(music_model_id="music_v1")
+
+
 def section_fields(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in message["embeds"][0]["fields"] if f["name"][0].isdigit()]
 
 
 async def test_plan_edit_a_section_then_compose_it(
-    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+    bot_v1: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
 ) -> None:
+    bot = bot_v1
     message = await make_plan(discord_fake, "lofi piano night", 60)
     assert [f["name"] for f in section_fields(message)] == ["1. Intro · 0:30", "2. Verse · 0:30"]
     assert "lofi" in message["embeds"][0]["description"]
@@ -159,7 +166,7 @@ async def test_plan_edit_a_section_then_compose_it(
 
 
 async def test_global_styles_form_rejects_too_many(
-    bot: MusicBot, discord_fake: FakeDiscord
+    bot_v1: MusicBot, discord_fake: FakeDiscord
 ) -> None:
     message = await make_plan(discord_fake, "jazz trio", 20)
     press = await discord_fake.click(
@@ -219,8 +226,9 @@ def plan_upload(plan: dict[str, Any], name: str = "plan.json") -> Upload:
 
 
 async def test_a_refused_plan_offers_the_suggested_plan(
-    bot: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
+    bot_v1: MusicBot, discord_fake: FakeDiscord, sandbox: RunningSandbox
 ) -> None:
+    bot = bot_v1
     plan = {
         "positive_global_styles": ["synthwave"],
         "negative_global_styles": [],
@@ -304,7 +312,7 @@ def biggest_plan() -> dict[str, Any]:
 
 
 async def test_the_biggest_plan_fits_discords_limits_with_the_json_attached(
-    bot: MusicBot, discord_fake: FakeDiscord
+    bot_v1: MusicBot, discord_fake: FakeDiscord
 ) -> None:
     plan = biggest_plan()
     plan["sections"][0]["section_name"] = "fault:bad_plan"
@@ -322,7 +330,7 @@ async def test_the_biggest_plan_fits_discords_limits_with_the_json_attached(
 async def test_regenerate_and_extend_make_new_tracks_and_charge_quota(
     start_bot: BotFactory, discord_fake: FakeDiscord, sandbox: RunningSandbox
 ) -> None:
-    bot = await start_bot(music_inpainting=True)
+    bot = await start_bot(music_inpainting=True, music_model_id="music_v1")
     first = await discord_fake.slash(
         ALICE, "music", "compose", {"prompt": "lofi piano", "length": 6}
     )
@@ -386,7 +394,9 @@ async def test_show_plan_is_private_and_edit_and_compose_copies_it(
     )
     track = await finished(discord_fake, first)
     buttons = [c["label"] for row in track["components"] for c in row["components"]]
-    assert buttons == ["Regenerate", "Show plan", "Delete"], "no inpainting: no Extend or Redo"
+    assert buttons == ["Regenerate", "Show plan", "Stems", "Delete"], (
+        "no inpainting: no Extend or Redo"
+    )
 
     show = await discord_fake.click(
         ALICE, track, discord_fake.custom_id(track, "music:track:plan:")

@@ -293,4 +293,4 @@ async def test_a_plan_picks_the_model_of_its_shape(sandbox: RunningSandbox, work
         "compose", "--plan", "v2.json", "--out", "v2.mp3", env=sandbox_env(sandbox), cwd=workdir
     )
     assert code == 0, err
-    assert sandbox.sandbox.requests[-1].body["model_id"] == "music_v2"
+    assert sandbox.sandbox.requests[-1].body["model_id"] == "music_v2_5"

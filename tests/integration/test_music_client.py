@@ -70,7 +70,7 @@ async def test_compose_from_plan_lasts_the_plan_total(music: MusicClient) -> Non
             ],
         }
     )
-    with await music.compose(build_request(plan=plan)) as track:
+    with await music.compose(build_request(plan=plan, model_id="music_v1")) as track:
         assert mp3_seconds(await track.audio.read()) == pytest.approx(7.0, abs=0.1)
 
 
@@ -84,7 +84,7 @@ async def test_v2_chunk_plan_and_format(music: MusicClient) -> None:
 
 
 async def test_create_plan_v1_and_v2(music: MusicClient) -> None:
-    v1 = await music.create_plan("epic rock anthem", music_length_ms=65_000)
+    v1 = await music.create_plan("epic rock anthem", music_length_ms=65_000, model_id="music_v1")
     assert isinstance(v1, MusicPrompt)
     assert v1.duration_ms == 65_000
     assert "rock" in v1.positive_global_styles
@@ -127,10 +127,10 @@ async def test_bad_plan_carries_a_valid_suggested_plan(music: MusicClient) -> No
         }
     )
     with pytest.raises(BadCompositionPlan) as caught:
-        await music.compose_detailed(build_request(plan=plan))
+        await music.compose_detailed(build_request(plan=plan, model_id="music_v1"))
     suggestion = parse_plan(caught.value.plan_suggestion)
     assert suggestion.duration_ms == 5000
-    with await music.compose(build_request(plan=suggestion)) as track:
+    with await music.compose(build_request(plan=suggestion, model_id="music_v1")) as track:
         assert track.size > 0
 
 
@@ -310,7 +310,7 @@ async def test_inpainting_reuses_only_stored_songs(music: MusicClient) -> None:
             {"section_name": "New", "duration_ms": 4000, "lines": []},
         ],
     }
-    with await music.compose(build_request(plan=kept_then_new)) as extended:
+    with await music.compose(build_request(plan=kept_then_new, model_id="music_v1")) as extended:
         assert mp3_seconds(await extended.audio.read()) == pytest.approx(10.0, abs=0.15)
 
     unknown = dict(kept_then_new)
@@ -321,7 +321,7 @@ async def test_inpainting_reuses_only_stored_songs(music: MusicClient) -> None:
         }
     ]
     with pytest.raises(InvalidRequest):
-        await music.compose(build_request(plan=unknown))
+        await music.compose(build_request(plan=unknown, model_id="music_v1"))
     too_far = dict(kept_then_new)
     too_far["sections"] = [
         {
@@ -331,4 +331,14 @@ async def test_inpainting_reuses_only_stored_songs(music: MusicClient) -> None:
         }
     ]
     with pytest.raises(InvalidRequest):
-        await music.compose(build_request(plan=too_far))
+        await music.compose(build_request(plan=too_far, model_id="music_v1"))
+
+
+async def test_detailed_carries_the_waveform_visual_when_asked(music: MusicClient) -> None:
+    request = build_request(prompt="jazz piano", length_s=4)
+    with await music.compose_detailed(request, with_waveform_visual=True) as detailed:
+        assert detailed.waveform is not None
+        assert detailed.waveform.seconds == pytest.approx(4.0)
+        assert max(detailed.waveform.levels) > 0.1
+    with await music.compose_detailed(request) as plain:
+        assert plain.waveform is None, "only when asked, as the API"

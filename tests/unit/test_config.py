@@ -136,3 +136,12 @@ def test_bad_shard_settings_are_one_line(
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert says in str(raised.value)
+
+
+def test_the_current_model_is_the_default_and_v1_stays_a_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MUSIC_MODEL_ID", raising=False)
+    assert Settings(_env_file=None).music_model_id == "music_v2_5"  # type: ignore[call-arg]
+    monkeypatch.setenv("MUSIC_MODEL_ID", "music_v1")
+    assert Settings(_env_file=None).music_model_id == "music_v1"  # type: ignore[call-arg]

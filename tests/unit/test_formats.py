@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from bot.core.formats import (
+    IMAGE_ROOM,
     UploadBudget,
     estimated_mp3_bytes,
     longest_fitting_seconds,
@@ -13,6 +14,7 @@ from bot.core.formats import (
 )
 from bot.core.orders import ComposeOrder, check_order
 from bot.ui.text import refusal
+from bot.ui.waveform import IMAGE_MAX_BYTES
 
 MIB = 1024 * 1024
 
@@ -91,3 +93,10 @@ async def test_upload_budget_counts_bytes_not_uploads() -> None:
     await entered["big"].wait()
     await asyncio.gather(*small, big)
     assert inside[-1] == "big", "larger than the budget: it runs once all of it is free"
+
+
+def test_room_is_kept_beside_the_mp3_for_its_waveform_image() -> None:
+    exact = estimated_mp3_bytes(300, 128)
+    assert pick_output_format(300, exact) == "mp3_44100_96", "the image would not fit"
+    assert pick_output_format(300, exact + IMAGE_ROOM) == "mp3_44100_128"
+    assert IMAGE_ROOM == IMAGE_MAX_BYTES

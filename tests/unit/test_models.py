@@ -64,7 +64,7 @@ def test_request_body_uses_wire_names_and_omits_unset() -> None:
     assert body == {
         "prompt": "lofi",
         "music_length_ms": 12500,
-        "model_id": "music_v1",
+        "model_id": "music_v2_5",
         "force_instrumental": True,
     }
 
