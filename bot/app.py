@@ -18,6 +18,8 @@ from bot.cogs.guilds import GuildsCog
 from bot.cogs.jam import JamCog
 from bot.cogs.plans import PlansCog
 from bot.cogs.quota import QuotaCog
+from bot.cogs.stems import StemsCog
+from bot.cogs.takeover import TakeoverCog
 from bot.cogs.tracks import PROGRESS_INTERVAL, TracksCog
 from bot.core.allow_list import AllowList
 from bot.health import HealthServer
@@ -86,6 +88,8 @@ class MusicBot(commands.AutoShardedBot):
         tracks = TracksCog(self, services, progress_interval=self._progress_interval)
         plans = PlansCog(self, services, tracks)
         await self.add_cog(tracks)
+        await self.add_cog(StemsCog(self, services, progress_interval=self._progress_interval))
+        await self.add_cog(TakeoverCog(self, services))
         await self.add_cog(plans)
         await self.add_cog(ComposeCog(services.plans, tracks, plans))
         await self.add_cog(JamCog(self, services, now_playing_interval=self._now_playing_interval))

@@ -15,6 +15,7 @@ import httpx
 from bot.config import Settings
 from bot.core.compose import ComposeService
 from bot.core.composer import Composer
+from bot.core.formats import UploadBudget
 from bot.core.intake import Intake
 from bot.core.jams import Jams
 from bot.core.plans import PlanService
@@ -64,6 +65,8 @@ class Services:
     identify: IdentifyGate
     # Member attachments (plan files): a client of its own, never the music API key's.
     downloads: httpx.AsyncClient
+    # Bytes of tracks and stems uploading to Discord at once, across the process.
+    uploads: UploadBudget
     instance: Instance | None = None
 
     async def open(self) -> None:
@@ -188,6 +191,7 @@ def build_services(
             idle_seconds=settings.jam_idle_seconds,
         ),
         downloads=downloads,
+        uploads=UploadBudget(),
         instance=instance,
         interactions=InteractionGate(InteractionClaims(database, owner=jobs.owner)),
         identify=IdentifyGate(IdentifySlots(database)),

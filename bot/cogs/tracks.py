@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import time
 from typing import TYPE_CHECKING, cast
 
 import discord
@@ -14,8 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.compose import ComposeService
-from bot.core.composer import reply_editable, reply_of
-from bot.core.formats import UploadBudget, track_filename
+from bot.core.formats import track_filename
 from bot.core.jam import Jam
 from bot.core.jams import Jams
 from bot.core.orders import ComposeOrder
@@ -27,7 +25,6 @@ from bot.core.outcomes import (
     Outcome,
     PlanRefused,
     PromptRefused,
-    Separated,
     UploadRefused,
 )
 from bot.core.plans import PlanService
@@ -37,19 +34,14 @@ from bot.delivery import (
     ProgressMessage,
     ProgressReporter,
     find_track_message,
-    post_late,
     report,
-    track_was_posted,
 )
 from bot.music import MusicPrompt
-from bot.music.models import Stem
-from bot.store.jobs import JobRecord
 from bot.tree import choices, requester, send_ephemeral, upload_limit
 from bot.ui import text, waveform
 from bot.ui.buttons import (
     RedoSectionMenu,
     RetryButton,
-    StemsMenu,
     UseSuggestionButton,
     plan_view,
     track_view,
@@ -81,10 +73,7 @@ class TracksCog(commands.Cog):
         self._plans: PlanService = services.plans
         self._jams: Jams = services.jams
         self._progress_interval = progress_interval
-        self._uploads = UploadBudget()
-        # A stopped process's jobs are settled at start-up: the Composer asks us.
-        services.composer.on_interrupted = self._tell_interrupted
-        services.composer.was_delivered = self._was_delivered
+        self._uploads = services.uploads
 
     # -- /music compose -----------------------------------------------------------------------
 
@@ -351,165 +340,3 @@ class TracksCog(commands.Cog):
             ((text.track_choice(self._orders.describe(t), t.length_s), t.id) for t in tracks),
             current,
         )
-
-    # -- stems --------------------------------------------------------------------------------
-
-    async def pick_stems(self, interaction: discord.Interaction, track_id: str) -> None:
-        """Stems, under a track: a private choice of two or six stems."""
-        track = await self._orders.stems_source(requester(interaction), track_id)
-        if isinstance(track, Refused):
-            await send_ephemeral(interaction, text.refusal(track.reason))
-            return
-        await send_ephemeral(interaction, text.PICK_STEMS, view=StemsMenu.as_view(track_id))
-
-    async def stems(self, interaction: discord.Interaction, track_id: str, count: int) -> None:
-        """The chosen stems, posted publicly in one message (or more, if the files need)."""
-        found = await self._orders.stems(requester(interaction), track_id, count)
-        if isinstance(found, Refused):
-            await send_ephemeral(interaction, text.refusal(found.reason))
-            return
-        assert found.track is not None
-        accepted = await self._compose.accept(
-            requester(interaction),
-            found.order,
-            upload_limit(interaction),
-            owner_id=found.owner_id,
-            once=found.once,
-        )
-        if isinstance(accepted, Refused):
-            await send_ephemeral(interaction, text.refusal(accepted.reason))
-            return
-        try:
-            await interaction.response.defer()
-            followup = await interaction.followup.send(
-                text.separating(), wait=True, allowed_mentions=discord.AllowedMentions.none()
-            )
-        except discord.HTTPException:
-            await self._compose.abandon(accepted)
-            raise
-        progress = ProgressMessage(interaction, followup)
-        ticker = asyncio.create_task(self._stems_progress(progress))
-
-        async def deliver(separated: Separated) -> bool:
-            ticker.cancel()
-            return await self._post_stems(progress, separated)
-
-        try:
-            outcome = await self._compose.separate(accepted, found.track, count, deliver)
-        finally:
-            ticker.cancel()
-        match outcome:
-            case Failed(cause=cause):
-                await report(progress, content=text.stems_failed(cause))
-            case UploadRefused():
-                await progress.try_edit(content=text.STEMS_REFUSED, attachments=[])
-
-    async def _stems_progress(self, progress: ProgressMessage) -> None:
-        started = time.monotonic()
-        while True:
-            await asyncio.sleep(self._progress_interval)
-            if not await progress.try_edit(content=text.separating(time.monotonic() - started)):
-                return
-
-    async def _post_stems(self, progress: ProgressMessage, separated: Separated) -> bool:
-        """Each stem its own MP3: as many to a message as Discord takes (10 files); each was
-        asked for at a bitrate that fits the upload limit."""
-        interaction = progress.interaction
-        base = track_filename(separated.title, separated.headline).removesuffix(".mp3")
-        groups = [
-            separated.stems[i : i + MAX_FILES] for i in range(0, len(separated.stems), MAX_FILES)
-        ]
-        for part, group in enumerate(groups, start=1):
-            content = text.stems_posted(
-                interaction.user.id,
-                separated.title or separated.headline,
-                [stem.name for stem in group],
-                part,
-                len(groups),
-            )
-
-            def files(group: list[Stem] = group) -> list[discord.File]:
-                return [
-                    discord.File(io.BytesIO(stem.audio), filename=f"{base}-{stem.name}.mp3")
-                    for stem in group
-                ]
-
-            async with self._uploads.hold(sum(len(stem.audio) for stem in group)):
-                if part == 1:
-                    if not await report(progress, content=content, attachments=files):
-                        return False
-                else:
-                    try:
-                        await interaction.followup.send(
-                            content,
-                            files=files(),
-                            allowed_mentions=discord.AllowedMentions.none(),
-                        )
-                    except discord.HTTPException as exc:
-                        log.warning("could not post stems part %d: %s", part, exc)
-                        return False
-        return True
-
-    # -- after a stopped process --------------------------------------------------------------
-
-    async def _was_delivered(self, record: JobRecord) -> bool:
-        """Whether a stopped process's track reached the channel before it could record so."""
-        assert self.bot.user is not None
-        channel = self.bot.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
-        return await track_was_posted(
-            channel,
-            author_id=self.bot.user.id,
-            track_id=record.id,
-            message_id=record.message_id,
-            since=record.created_at,
-        )
-
-    async def _tell_interrupted(self, records: list[JobRecord]) -> None:
-        """A process died mid-job: tell each requester what happened, with a way to try again:
-        in their own reply while its token lasts (any process may edit it), else in the
-        channel."""
-        for record in records:
-            content = text.interrupted(record.prompt, record.length_s, restarted=record.restarted)
-            if await self._edit_reply(record, content):
-                continue
-            channel = self.bot.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
-            try:
-                await post_late(
-                    channel,
-                    discord.Object(record.user_id),
-                    content,
-                    view=RetryButton.as_view(record.id),
-                )
-            except discord.HTTPException as exc:
-                log.warning(
-                    "could not tell channel %s about job %s: %s", record.channel_id, record.id, exc
-                )
-
-    async def _edit_reply(self, record: JobRecord, content: str) -> bool:
-        """Edit the member's reply through the job's interaction token; False when it cannot
-        be reached that way (no token kept, or it expired)."""
-        reply = reply_of(record)
-        if not reply_editable(reply, created_at=record.created_at, now=time.time()):
-            return False
-        assert reply.application_id is not None and reply.interaction_token is not None
-        assert reply.message_id is not None
-        requester = discord.Object(record.user_id)
-        webhook = discord.Webhook.partial(
-            reply.application_id, reply.interaction_token, client=self.bot
-        )
-        try:
-            await webhook.edit_message(
-                reply.message_id,
-                content=f"<@{record.user_id}> {content}",
-                embeds=[],
-                attachments=[],
-                view=RetryButton.as_view(record.id),
-                allowed_mentions=discord.AllowedMentions(
-                    everyone=False, roles=False, users=[requester], replied_user=False
-                ),
-            )
-        except discord.HTTPException as exc:
-            # The exception names the status, never the token.
-            log.info("could not edit the reply for job %s (%s): posting instead", record.id, exc)
-            return False
-        return True

@@ -16,7 +16,7 @@ import discord
 from bot.music.plans import PlanSection
 from bot.music.text import displayable
 
-from .handlers import JAM_COG, PLANS_COG, TRACKS_COG, Interaction, handler
+from .handlers import JAM_COG, PLANS_COG, STEMS_COG, TRACKS_COG, Interaction, handler
 from .modals import part_label, section_parts
 from .text import duration
 
@@ -33,6 +33,11 @@ class TrackButtons(Protocol):
     async def pick_redo_section(self, interaction: Interaction, track_id: str) -> None: ...
     async def redo_section(self, interaction: Interaction, track_id: str, index: int) -> None: ...
     async def delete_track(self, interaction: Interaction, track_id: str) -> None: ...
+
+
+class StemsButtons(Protocol):
+    """The cog behind Stems and its choice of two or six."""
+
     async def pick_stems(self, interaction: Interaction, track_id: str) -> None: ...
     async def stems(self, interaction: Interaction, track_id: str, count: int) -> None: ...
 
@@ -94,6 +99,10 @@ class _RowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)
 
 def _tracks(interaction: Interaction) -> TrackButtons:
     return cast(TrackButtons, handler(interaction, TRACKS_COG))
+
+
+def _stems(interaction: Interaction) -> StemsButtons:
+    return cast(StemsButtons, handler(interaction, STEMS_COG))
 
 
 def _plans(interaction: Interaction) -> PlanButtons:
@@ -355,7 +364,7 @@ class StemsButton(_RowButton, template=rf"music:track:stems:{_ROW_ID}"):
     style = discord.ButtonStyle.secondary
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        await _tracks(interaction).pick_stems(interaction, self.row_id)
+        await _stems(interaction).pick_stems(interaction, self.row_id)
 
 
 class StemsMenu(
@@ -396,7 +405,7 @@ class StemsMenu(
         data: dict[str, Any] = dict(interaction.data or {})
         value = str((data.get("values") or ["0"])[0])
         count = int(value) if value in ("2", "6") else 0
-        await _tracks(interaction).stems(interaction, self.track_id, count)
+        await _stems(interaction).stems(interaction, self.track_id, count)
 
     @classmethod
     def as_view(cls, track_id: str) -> discord.ui.View:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 Interaction = discord.Interaction[commands.AutoShardedBot]
 # The cogs' names (their class names), as `get_cog` finds them.
-TRACKS_COG, PLANS_COG, JAM_COG = "TracksCog", "PlansCog", "JamCog"
+TRACKS_COG, STEMS_COG, PLANS_COG, JAM_COG = "TracksCog", "StemsCog", "PlansCog", "JamCog"
 
 
 def handler(interaction: Interaction, name: str) -> Any:
