@@ -19,9 +19,10 @@ from bot.music import plans as plan_parts
 from bot.music.plans import Plan
 from bot.tree import choices, requester, send_ephemeral
 from bot.ui import text
-from bot.ui.buttons import EditAndComposeButton, EditSectionMenu, plan_view, row_view
 from bot.ui.embeds import plan_embed, plan_file
+from bot.ui.items import row_view
 from bot.ui.modals import SectionForm, StylesForm, section_parts
+from bot.ui.plan_buttons import EditAndComposeButton, EditSectionMenu, plan_view
 
 if TYPE_CHECKING:
     from bot.services import Services

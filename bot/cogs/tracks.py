@@ -43,10 +43,10 @@ from bot.ui.buttons import (
     RedoSectionMenu,
     RetryButton,
     UseSuggestionButton,
-    plan_view,
     track_view,
 )
 from bot.ui.embeds import plan_embed, plan_file, suggestion_embed, track_embed
+from bot.ui.plan_buttons import plan_view
 from bot.ui.waveform import waveform_png
 
 if TYPE_CHECKING:
