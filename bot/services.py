@@ -160,7 +160,6 @@ def build_services(
         compose=compose,
         jams=Jams(
             composer,
-            pcm_channels=settings.music_pcm_channels,
             idle_seconds=settings.jam_idle_seconds,
         ),
         downloads=downloads,

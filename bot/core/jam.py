@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.music import Track
-from bot.music.client import check_length, length_is_off
-from bot.music.pcm import Mp3Writer, PcmFifo
+from bot.music.audio import AudioSpool
+from bot.music.client import check_length
+from bot.music.decode import CHANNELS, Mp3Decoder, UndecodableAudio
+from bot.music.errors import UnplayableAudio
+from bot.music.pcm import PcmFifo
 
 from .composer import ComposeJob, Composer, JobListener
 
@@ -77,6 +80,7 @@ class JamEntry:
     fifo: PcmFifo | None = None
     listener: JobListener | None = None
     position: int = 0
+    started: bool = False
 
     @property
     def user_id(self) -> int:
@@ -98,7 +102,6 @@ class Jam:
         text_channel_id: int,
         starter_id: int,
         composer: Composer,
-        pcm_channels: int,
     ) -> None:
         self.speaker = speaker
         self.screen = screen
@@ -107,7 +110,6 @@ class Jam:
         self.text_channel_id = text_channel_id
         self.starter_id = starter_id
         self._composer = composer
-        self._channels = pcm_channels
         self.waiting: list[JamEntry] = []
         self.current: JamEntry | None = None
         self.skip_votes: set[int] = set()
@@ -120,39 +122,44 @@ class Jam:
 
     # -- a track's life -----------------------------------------------------------------------
 
-    async def play(self, job: ComposeJob, listener: JobListener, *, kbps: int) -> Track:
-        """Wait for the track's turn, stream it into voice and into an MP3, and return the MP3
-        once its voice playback is over (played out, or skipped)."""
+    async def play(self, job: ComposeJob, listener: JobListener) -> Track:
+        """Wait for the track's turn, stream it into voice while it is kept, and return the
+        MP3 the API sent once its voice playback is over (played out, or skipped)."""
         if self.ended:
             raise JamEnded
         entry = self.enqueue(job, listener)
-        writer = Mp3Writer(self._channels, kbps)
+        spool = AudioSpool()
         try:
             await self._announce_positions()
             await entry.turn
-            fifo = entry.fifo = PcmFifo(self._channels)
+            fifo = entry.fifo = PcmFifo(CHANNELS)
+            decoder = Mp3Decoder()
             async with self._composer.streaming(job, listener) as chunks:
-                playing = False
                 async for chunk in chunks:
-                    await fifo.push(chunk)
-                    if not playing:
-                        # Voice starts with the first audio: no silence before it.
-                        self._start_playback(entry)
-                        playing = True
-                    await writer.write(chunk)
+                    await spool.write(chunk)
+                    pcm = decoder.decode(chunk)
+                    if pcm:
+                        await fifo.push(pcm)
+                        if not entry.started:
+                            # Voice starts with the first audio: no silence before it.
+                            self._start_playback(entry)
+                await fifo.push(decoder.flush())
                 fifo.finish()
-            self._check_length(job, writer.seconds)
+            await spool.finish()
+            await _check_mp3(spool, job)
             await entry.played
-            spool = await writer.finish()
+        except UndecodableAudio:
+            spool.close()
+            raise UnplayableAudio("the music service's answer is not MP3 audio") from None
         except BaseException:
-            writer.spool.close()
+            spool.close()
             raise
         finally:
             self._leave(entry)
         return Track(
             audio=spool,
             content_type="audio/mpeg",
-            output_format=f"mp3_48000_{kbps}",
+            output_format=job.output_format,
             expected_duration_ms=job.request.expected_duration_ms,
         )
 
@@ -163,18 +170,9 @@ class Jam:
         self._advance()
         return entry
 
-    def _check_length(self, job: ComposeJob, seconds: float) -> None:
-        expected_ms = job.request.expected_duration_ms
-        other = 3 - self._channels
-        if expected_ms is not None and not length_is_off(
-            seconds * self._channels / other, expected_ms
-        ):
-            # The length it would have with the other channel count is right.
-            log.warning("the stream looks like %d channel(s): check MUSIC_PCM_CHANNELS", other)
-        check_length(seconds, expected_ms)
-
     def _start_playback(self, entry: JamEntry) -> None:
         assert entry.fifo is not None
+        entry.started = True
         loop = asyncio.get_running_loop()
         self.skip_votes.clear()
 
@@ -263,6 +261,14 @@ class Jam:
         with contextlib.suppress(Exception):
             await self.speaker.disconnect()
         return waiting
+
+
+async def _check_mp3(spool: AudioSpool, job: ComposeJob) -> None:
+    """The MP3 to be posted is MP3, of about the asked length (not a cut file)."""
+    seconds = await spool.mp3_seconds()
+    if seconds is None:
+        raise UnplayableAudio("the music service's answer is not MP3 audio")
+    check_length(seconds, job.request.expected_duration_ms)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

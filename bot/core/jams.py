@@ -74,11 +74,9 @@ class Jams:
         self,
         composer: Composer,
         *,
-        pcm_channels: int = 1,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
     ) -> None:
         self._composer = composer
-        self._channels = pcm_channels
         self.idle_seconds = idle_seconds
         self._jams: dict[int, Jam] = {}
         self._idle: dict[int, asyncio.Task[None]] = {}
@@ -113,7 +111,6 @@ class Jams:
             text_channel_id=requester.channel_id,
             starter_id=requester.user_id,
             composer=self._composer,
-            pcm_channels=self._channels,
         )
         self._jams[requester.guild_id] = jam
         log.info("jam started in voice channel %s", voice_channel_id)

@@ -31,7 +31,7 @@ from bot.music.models import (
 )
 
 from . import DEFAULT_API_KEY
-from .faults import Fault, find_fault, strip_faults
+from .faults import Fault, find_fault, has_option, strip_faults
 from .names import find_references, original_prompt
 from .plans import (
     plan_from_prompt,
@@ -217,7 +217,8 @@ class Sandbox:
         segments = plan_segments(plan)
         if self.fast_render:
             segments, seed = (Segment(plan.duration_ms, ("sandbox",)),), 0
-        audio = await asyncio.to_thread(render, segments, seed, rate, kbps)
+        channels = 1 if has_option("mono", *self._fault_texts(request, compose)) else 2
+        audio = await asyncio.to_thread(render, segments, seed, rate, kbps, channels)
         content_type = "audio/mpeg" if kbps else "audio/pcm"
         song_id = digest[:10].hex()
         headers = {"song-id": song_id, "request-id": uuid.uuid4().hex}
@@ -304,13 +305,17 @@ class Sandbox:
     # -- faults and refusals ------------------------------------------------------------------
 
     def _fault(self, request: web.Request, compose: ComposeRequest) -> Fault | None:
+        return find_fault(*self._fault_texts(request, compose))
+
+    @staticmethod
+    def _fault_texts(request: web.Request, compose: ComposeRequest) -> list[str]:
         header = request.headers.get("x-sandbox-fault", "")
         texts = [header if header.startswith("fault:") or not header else f"fault:{header}"]
         if compose.prompt:
             texts.append(compose.prompt)
         if compose.composition_plan is not None:
             texts.append(json.dumps(compose.composition_plan.to_wire()))
-        return find_fault(*texts)
+        return texts
 
     def _refusal(
         self, fault: Fault | None, compose: ComposeRequest, body: dict[str, Any]

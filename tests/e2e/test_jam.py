@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,21 +49,28 @@ async def start_jam(fake: FakeDiscord, voice: VoiceServer) -> dict[str, Any]:
     return message
 
 
-async def reference_pcm(sandbox: RunningSandbox, voice: VoiceServer) -> bytes:
-    """The audio the sandbox streams for the bot's request: the same request, asked again
-    once the first audio was heard (so the sandbox has rendered it, and renders nothing on
-    this process's CPU while the bot plays)."""
+async def reference_track(
+    sandbox: RunningSandbox, voice: VoiceServer, channels: int = 2
+) -> np.ndarray:
+    """The song the sandbox streams for the bot's request, its first channel at 48 kHz: the
+    same request asked again as raw PCM at the MP3's rate (`channels` interleaved), once the
+    first audio was heard (so the sandbox renders nothing on this process's CPU while the bot
+    plays), and resampled here, independently of the bot's decoder."""
     await voice.wait_for(voice.audio_packets)
     request = next(r for r in sandbox.sandbox.requests if r.path == "/v1/music/stream")
+    rate = int(request.query["output_format"].split("_")[1])
     async with httpx.AsyncClient(base_url=sandbox.url, timeout=60) as http:
         response = await http.post(
             "/v1/music/stream",
-            params=request.query,
+            params={"output_format": f"pcm_{rate}"},
             json=request.body,
             headers={"xi-api-key": "test-key"},
         )
     response.raise_for_status()
-    return response.content
+    raw = samples(response.content, channels=channels)
+    count = len(raw) * RATE // rate
+    resampled: np.ndarray = np.interp(np.arange(count) * rate / RATE, np.arange(len(raw)), raw)
+    return resampled
 
 
 def audio_between(packets: list[RtpPacket]) -> list[RtpPacket]:
@@ -118,13 +126,18 @@ async def bot_in_a_process(
 
 
 async def play_alone(
-    fake: FakeDiscord, voice: VoiceServer, sandbox: RunningSandbox, prompt: str, length: int
-) -> tuple[dict[str, Any], bytes, list[RtpPacket]]:
+    fake: FakeDiscord,
+    voice: VoiceServer,
+    sandbox: RunningSandbox,
+    prompt: str,
+    length: int,
+    channels: int = 2,
+) -> tuple[dict[str, Any], np.ndarray, list[RtpPacket]]:
     """Start a jam and play one track: its posted message (checked to hold the whole MP3),
     the audio the sandbox streamed for it, and the packets voice received while it played."""
     await start_jam(fake, voice)
     compose = await compose_in_jam(fake, ALICE, prompt, length)
-    reference = asyncio.create_task(reference_pcm(sandbox, voice))
+    reference = asyncio.create_task(reference_track(sandbox, voice, channels))
     message = await finished(fake, compose)
     (mp3,) = attachments_of(fake, message)
     assert mp3_seconds(mp3) == pytest.approx(length, abs=0.15), "the MP3 is whole"
@@ -146,13 +159,13 @@ async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(
     await bot_in_a_process()
     assert database_rows(workdir, "SELECT state FROM quota_usage") == [("committed",)]
     stream = next(r for r in sandbox.sandbox.requests if r.path == "/v1/music/stream")
-    assert stream.query["output_format"] == "pcm_48000"
+    assert stream.query["output_format"] == "mp3_44100_128", "self-describing audio"
     assert "prompt" in stream.body and stream.body["music_length_ms"] == 5000
 
     # Heard in voice: the track's audio, in order, at 20 ms a frame.
     assert_paced(played)
     heard = samples(heard_pcm(played), channels=2)
-    track = samples(reference)
+    track = reference
     # Opus delays what it encodes by a few milliseconds: the very end is never heard.
     found = follow(track[: -RATE // 50], heard)
     assert all(score >= 0.9 for _, score in found), [round(s, 2) for _, s in found]
@@ -161,6 +174,38 @@ async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(
     # Each block right after the one before (a gap would be a whole 960-sample frame).
     assert all(abs(b - a - block) <= 2 for a, b in itertools.pairwise(starts)), str(starts)
     assert len(heard) >= len(track) - RATE // 10
+
+
+@pytest.mark.parametrize("channels", [2, 1], ids=["stereo", "mono"])
+async def test_a_track_is_heard_at_its_pitch_and_length_however_many_channels_it_has(
+    start_bot: BotFactory,
+    discord_fake: FakeDiscord,
+    voice_server: VoiceServer,
+    sandbox: RunningSandbox,
+    channels: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Songs from the API are stereo; the bot reads the channels from the stream, no setting.
+    prompt = "jazz piano" + (" fault:mono" if channels == 1 else "")
+    await start_bot()
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        _, track, played = await play_alone(
+            discord_fake, voice_server, sandbox, prompt, 3, channels
+        )
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("bot")], (
+        "a correct track is no cause for a warning"
+    )
+    assert len(track) == 3 * RATE, "the reference has the channels asked for"
+    heard = samples(heard_pcm(played), channels=2)
+    # Its pitch and pace: every quarter second of the track, one after the other (at half
+    # speed and an octave down, nothing would sound alike). Very alike: the bass repeats
+    # itself every 18 ms, which sounds 90 % alike a period early.
+    found = follow(track[: -RATE // 50], heard, alike=0.97)
+    assert all(score >= 0.97 for _, score in found), [round(s, 2) for _, s in found]
+    starts = [at for at, _ in found]
+    assert all(abs(b - a - RATE // 4) <= 2 for a, b in itertools.pairwise(starts)), str(starts)
+    # And its length: three seconds heard, not six.
+    assert len(heard) == pytest.approx(3 * RATE, abs=RATE // 10), len(heard) / RATE
 
 
 def streams(sandbox: RunningSandbox) -> list[str]:
@@ -184,7 +229,7 @@ async def test_underruns_play_silence_at_the_same_pace_never_a_burst(
     # Between the silences, the track's audio, each piece right after the one before.
     runs = sounding_runs(samples(heard_pcm(played), channels=2))
     assert len(runs) > 3, "the player ran out and waited, several times"
-    placed = place_runs(samples(reference), runs)
+    placed = place_runs(reference, runs)
     assert all(score >= 0.9 for _, score in placed), str(
         [(round(s, 2), len(r) // 960) for (_, s), r in zip(placed, runs, strict=True)]
     )
