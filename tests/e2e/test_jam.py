@@ -141,7 +141,17 @@ async def play_alone(
     message = await finished(fake, compose)
     (mp3,) = attachments_of(fake, message)
     assert mp3_seconds(mp3) == pytest.approx(length, abs=0.15), "the MP3 is whole"
+    assert_end_to_end_encrypted(voice)
     return message, await reference, audio_between(voice.packets)
+
+
+def assert_end_to_end_encrypted(voice: VoiceServer) -> None:
+    """Every frame with sound was DAVE-encrypted, and the listener decrypted it."""
+    assert not voice.rejected, voice.rejected
+    audio = voice.audio_packets()
+    assert audio and all(p.e2ee for p in audio), sum(not p.e2ee for p in audio)
+    (listener,) = voice.call.listeners
+    assert listener.decrypted >= len(audio) and listener.failures == 0
 
 
 async def test_a_jam_streams_a_track_into_voice_as_it_is_composed_then_posts_it(

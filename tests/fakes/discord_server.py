@@ -523,7 +523,7 @@ class FakeDiscord:
             return
         assert int(channel_id) == VOICE_CHANNEL_ID, "there is one voice channel"
         assert self.voice_server is not None, "no voice server: start the fake with one"
-        session = self.voice_server.hand_out(GUILD_ID, BOT.id)
+        session = self.voice_server.hand_out(GUILD_ID, BOT.id, VOICE_CHANNEL_ID)
         self.in_voice[BOT.id] = session.session_id
         await self._broadcast("VOICE_STATE_UPDATE", self._voice_state(BOT))
         await self._broadcast(

@@ -1,0 +1,132 @@
+"""End-to-end encrypted voice (DAVE protocol 1), as Discord's voice channels have it since March
+2026: the local voice server plays Discord's external sender, and listener members of the
+call, each a `davey.DaveSession` owned by the test, decrypt what the bot sends. What the group
+does mid-track (a re-key, members joining and leaving, a broken commit, a downgrade) must never
+cost a frame, nor let a member who left hear on."""
+
+from __future__ import annotations
+
+import itertools
+
+from tests.conftest import RunningSandbox
+from tests.e2e.conftest import BotFactory
+from tests.e2e.test_compose import attachments_of, finished
+from tests.e2e.test_jam import compose_in_jam, start_jam
+from tests.fakes.dave import LISTENER_ID
+from tests.fakes.discord_server import ALICE, BOB, FakeDiscord, Interaction
+from tests.fakes.voice_server import RtpPacket, VoiceServer, heard_pcm
+
+
+async def playing(fake: FakeDiscord, voice: VoiceServer, seconds: int = 6) -> Interaction:
+    """A jam playing a track streamed over `seconds`, once its first encrypted audio is in."""
+    await start_jam(fake, voice)
+    compose = await compose_in_jam(fake, ALICE, f"lofi fault:pace:{seconds}", seconds)
+    await voice.wait_for(lambda: [p for p in voice.audio_packets() if p.e2ee])
+    return compose
+
+
+async def audio_after(voice: VoiceServer, index: int, count: int = 25) -> list[RtpPacket]:
+    """`count` packets with sound from the `index`th packet on."""
+    packets: list[RtpPacket] = await voice.wait_for(
+        lambda: (p := voice.audio_packets_since(index)) and len(p) >= count and p
+    )
+    return packets
+
+
+async def posted_whole(fake: FakeDiscord, compose: Interaction, voice: VoiceServer) -> None:
+    message = await finished(fake, compose)
+    assert attachments_of(fake, message), message["content"]
+    assert not voice.rejected, voice.rejected
+    # Not a frame lost on the way: one RTP number after the other.
+    sequences = [p.sequence for p in voice.packets]
+    assert all((b - a) % 65536 == 1 for a, b in itertools.pairwise(sequences))
+
+
+async def test_a_stage_channel_plays_without_end_to_end_encryption(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    voice_server.dave = False  # stage channels are not end-to-end encrypted
+    await start_bot()
+    await start_jam(discord_fake, voice_server)
+    compose = await compose_in_jam(discord_fake, ALICE, "lofi", 3)
+    await posted_whole(discord_fake, compose, voice_server)
+    audio = voice_server.audio_packets()
+    assert audio and not any(p.e2ee for p in audio)
+    assert all(s.call is None for s in voice_server.sessions.values())
+    assert len(heard_pcm(audio)) >= 2.9 * 48_000 * 4, "heard all the same"
+
+
+async def test_a_re_key_mid_track_keeps_it_encrypted_for_the_new_group(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server)
+    call = voice_server.call
+    (before,) = call.listeners
+    await call.rekey()  # op 24, epoch 1: a new MLS group
+    await voice_server.wait_for(lambda: call.key_packages == 2 and call.commits == 2)
+    mark = len(voice_server.packets)
+    after = await audio_after(voice_server, mark)
+    assert all(p.e2ee for p in after), "encrypted with the new group's keys"
+    (now,) = call.listeners
+    assert now is not before and now.decrypted >= len(after) and now.failures == 0
+    assert before.leaked == 0, "the old group's keys open nothing sent since"
+    await posted_whole(discord_fake, compose, voice_server)
+
+
+async def test_members_joining_and_leaving_hear_from_then_on_and_no_longer(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server, 8)
+    call = voice_server.call
+    bob = await call.add_listener(BOB.id)
+    await voice_server.wait_for(lambda: call.commits == 2)
+    joined = await audio_after(voice_server, len(voice_server.packets))
+    assert all(p.e2ee for p in joined) and bob.decrypted >= len(joined) and not bob.failures
+
+    first = await call.remove_listener(LISTENER_ID)
+    await voice_server.wait_for(lambda: call.commits == 3)
+    heard_before = first.decrypted
+    left = await audio_after(voice_server, len(voice_server.packets))
+    assert all(p.e2ee for p in left) and bob.decrypted >= len(joined) + len(left)
+    assert first.decrypted == heard_before and first.leaked == 0, "gone, and deaf to the bot"
+    await posted_whole(discord_fake, compose, voice_server)
+
+
+async def test_a_corrupted_commit_is_reported_and_the_bot_rejoins_encrypted(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server, 8)
+    call = voice_server.call
+    call.corrupt_next_commit = True
+    await call.add_listener(BOB.id)  # the bot's commit for it reaches it damaged
+    # op 31 for that transition, then a new key package: a new group with both listeners.
+    await voice_server.wait_for(lambda: call.invalid and call.key_packages == 2)
+    assert call.invalid[0] != 0
+    await voice_server.wait_for(lambda: call.commits == 2)
+    after = await audio_after(voice_server, len(voice_server.packets))
+    assert all(p.e2ee for p in after)
+    assert sorted(lst.user_id for lst in call.listeners) == sorted([LISTENER_ID, BOB.id])
+    assert all(lst.decrypted >= len(after) and not lst.failures for lst in call.listeners)
+    await posted_whole(discord_fake, compose, voice_server)
+
+
+async def test_a_downgrade_to_protocol_0_goes_on_unencrypted(
+    start_bot: BotFactory,
+    discord_fake: FakeDiscord,
+    voice_server: VoiceServer,
+    sandbox: RunningSandbox,
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server)
+    call = voice_server.call
+    await call.downgrade()  # op 21; the bot is ready (op 23), then op 22 executes it
+    await voice_server.wait_for(lambda: call.ready)
+    mark = len(voice_server.packets)
+    # From the transition on (a few frames may still be in flight), no end-to-end encryption.
+    after = (await audio_after(voice_server, mark, 50))[10:]
+    assert after and not any(p.e2ee for p in after)
+    assert len(heard_pcm(after)) == len(after) * 960 * 4, "and still heard"
+    await posted_whole(discord_fake, compose, voice_server)
