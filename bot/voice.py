@@ -5,8 +5,12 @@ from __future__ import annotations
 import ctypes.util
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import discord
+from discord.errors import ConnectionClosed
+from discord.gateway import DiscordVoiceWebSocket
+from discord.voice_state import VoiceConnectionState
 
 from bot.music.pcm import PcmFifo
 
@@ -32,6 +36,65 @@ def voice_problem() -> str | None:
     return None
 
 
+# Voice close codes after which connecting again cannot help (discord.py 2.7 would retry
+# them forever): 4017, Discord requires an end-to-end encryption (DAVE) version this bot
+# cannot speak.
+FINAL_CLOSE_CODES = frozenset({4017})
+
+
+class VoiceRefused(Exception):
+    """The voice server closed with a code that connecting again cannot change."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"voice closed with code {code}")
+        self.code = code
+
+
+class _ConnectionState(VoiceConnectionState):
+    """discord.py's voice connection, but a final close code ends it instead of reconnecting."""
+
+    async def _connect_websocket(self, resume: bool) -> DiscordVoiceWebSocket:
+        ws = await super()._connect_websocket(resume)
+        poll = ws.poll_event
+
+        async def poll_event() -> None:
+            try:
+                await poll()
+            except ConnectionClosed as exc:
+                if exc.code in FINAL_CLOSE_CODES:
+                    raise VoiceRefused(exc.code) from exc
+                raise
+
+        ws.poll_event = poll_event  # type: ignore[method-assign]
+        return ws
+
+    async def _poll_voice_ws(self, reconnect: bool) -> None:
+        try:
+            await super()._poll_voice_ws(reconnect)
+        except VoiceRefused as exc:
+            log.warning("voice refused us (close code %d): leaving, not reconnecting", exc.code)
+            client = self.voice_client
+            if isinstance(client, JamVoiceClient):
+                client.refused_code = exc.code
+            await self.disconnect()
+
+
+class JamVoiceClient(discord.VoiceClient):
+    """A VoiceClient that remembers a final close code, and never loops reconnecting on it."""
+
+    refused_code: int | None = None
+
+    def create_connection_state(self) -> VoiceConnectionState:
+        return _ConnectionState(self)
+
+    async def connect(self, **kwargs: Any) -> None:
+        try:
+            await super().connect(**kwargs)
+        except VoiceRefused as exc:
+            self.refused_code = exc.code
+            raise
+
+
 class FifoSource(discord.AudioSource):
     """Plays a PcmFifo: each read is the next 20 ms, or silence while the stream is behind."""
 
@@ -52,6 +115,11 @@ class VoiceSpeaker:
         self.voice = voice
 
     @property
+    def close_code(self) -> int | None:
+        """The final close code voice ended with, if it did."""
+        return self.voice.refused_code if isinstance(self.voice, JamVoiceClient) else None
+
+    @property
     def bitrate_kbps(self) -> int:
         return self.voice.channel.bitrate // 1000
 
@@ -70,6 +138,10 @@ class VoiceSpeaker:
         self.voice.stop()
 
     async def disconnect(self) -> None:
+        if not self.voice.is_connected():
+            # Already gone (disconnected by Discord or a moderator): leaving again would wait
+            # for a confirmation that never comes.
+            return
         try:
             await self.voice.disconnect(force=True)
         except (TimeoutError, discord.HTTPException) as exc:

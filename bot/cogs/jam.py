@@ -20,7 +20,7 @@ from bot.tree import requester, send_ephemeral
 from bot.ui import text
 from bot.ui.buttons import jam_view
 from bot.ui.embeds import jam_queue_embed, now_playing_embed
-from bot.voice import VoiceSpeaker
+from bot.voice import JamVoiceClient, VoiceRefused, VoiceSpeaker
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -103,7 +103,16 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
         assert channel is not None and isinstance(text_channel, discord.abc.Messageable)
         await interaction.response.defer(thinking=True)
         try:
-            voice = await channel.connect(timeout=20, self_deaf=True, cls=discord.VoiceClient)
+            voice = await channel.connect(timeout=20, self_deaf=True, cls=JamVoiceClient)
+        except VoiceRefused as exc:
+            log.warning("voice channel %s refused us: close code %d", channel.id, exc.code)
+            await interaction.edit_original_response(
+                content=text.encryption_required(channel.id)
+                if isinstance(jam_rules.lost_voice(exc.code), jam_rules.EncryptionRequired)
+                else text.could_not_join(channel.id),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
         except (TimeoutError, discord.ClientException, discord.HTTPException) as exc:
             log.warning("could not join voice channel %s: %s", channel.id, exc)
             await interaction.edit_original_response(
@@ -222,6 +231,7 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
         if jam is None:
             return
         if member.id == member.guild.me.id and after.channel is None:
-            await self.jams.end(jam, jam_rules.Disconnected())
+            code = jam.speaker.close_code if isinstance(jam.speaker, VoiceSpeaker) else None
+            await self.jams.end(jam, jam_rules.lost_voice(code))
             return
         self.jams.listeners_changed(jam, len(self._listener_ids(jam)))

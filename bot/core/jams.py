@@ -28,6 +28,21 @@ class Disconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptionRequired:
+    """Discord requires an end-to-end encryption version this bot cannot speak (close code
+    4017): joining again would fail the same way."""
+
+
+# Voice close codes, and what they mean for a jam.
+E2EE_REQUIRED = 4017
+
+
+def lost_voice(close_code: int | None) -> Disconnected | EncryptionRequired:
+    """Why a jam's voice connection ended, from the close code it ended with (if any)."""
+    return EncryptionRequired() if close_code == E2EE_REQUIRED else Disconnected()
+
+
+@dataclass(frozen=True, slots=True)
 class Idle:
     seconds: float
 
@@ -37,7 +52,7 @@ class Restarting:
     pass
 
 
-EndReason = Stopped | Disconnected | Idle | Restarting
+EndReason = Stopped | Disconnected | EncryptionRequired | Idle | Restarting
 # Told when a jam ends: the jam, why, and how many waiting tracks were not played.
 OnEnded = Callable[[Jam, EndReason, int], Awaitable[None]]
 

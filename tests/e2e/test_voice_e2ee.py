@@ -13,7 +13,7 @@ from tests.e2e.conftest import BotFactory
 from tests.e2e.test_compose import attachments_of, finished
 from tests.e2e.test_jam import compose_in_jam, start_jam
 from tests.fakes.dave import LISTENER_ID
-from tests.fakes.discord_server import ALICE, BOB, FakeDiscord, Interaction
+from tests.fakes.discord_server import ALICE, BOB, BOT, VOICE_CHANNEL_ID, FakeDiscord, Interaction
 from tests.fakes.voice_server import RtpPacket, VoiceServer, heard_pcm
 
 
@@ -130,3 +130,51 @@ async def test_a_downgrade_to_protocol_0_goes_on_unencrypted(
     assert after and not any(p.e2ee for p in after)
     assert len(heard_pcm(after)) == len(after) * 960 * 4, "and still heard"
     await posted_whole(discord_fake, compose, voice_server)
+
+
+async def test_a_channel_that_requires_newer_encryption_gets_one_clear_answer(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    voice_server.refuse_with = 4017  # "E2EE/DAVE protocol required"
+    await discord_fake.join_voice(ALICE)
+    start = await discord_fake.slash(ALICE, "jam", "start", {})
+    message = await finished(discord_fake, start)
+    assert "end-to-end encrypted voice" in message["content"], message["content"]
+    # One attempt, not a loop of reconnects; and the bot left the channel.
+    assert voice_server.identifies == 1
+    assert discord_fake.voice_requests == [VOICE_CHANNEL_ID, None]
+
+
+async def test_a_4017_mid_jam_ends_it_with_one_clear_message_and_no_reconnect(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server)
+    voice_server.refuse_with = 4017
+    await voice_server.close_connections(4017)
+    ended = await discord_fake.wait_for(
+        lambda: [m for m in discord_fake.messages.values() if "has ended" in m["content"]]
+    )
+    assert len(ended) == 1 and "end-to-end encrypted voice" in ended[0]["content"]
+    # The track that was playing is still posted (and charged: it was composed whole).
+    assert attachments_of(discord_fake, await finished(discord_fake, compose))
+    assert voice_server.identifies == 1, "no reconnect"
+    assert discord_fake.voice_requests == [VOICE_CHANNEL_ID, None]
+
+
+async def test_a_moderator_disconnecting_the_bot_ends_the_jam_and_says_so_at_once(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server)
+    # Discord tells the bot it left the channel, and closes its voice connection with 4014.
+    await discord_fake.leave_voice(BOT)
+    await voice_server.close_connections(4014)
+    ended = await discord_fake.wait_for(
+        lambda: [m for m in discord_fake.messages.values() if "has ended" in m["content"]],
+        timeout=5,
+    )
+    assert len(ended) == 1 and "I was disconnected from voice" in ended[0]["content"]
+    assert attachments_of(discord_fake, await finished(discord_fake, compose))
+    assert voice_server.identifies == 1, "no reconnect"

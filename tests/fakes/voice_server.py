@@ -123,6 +123,9 @@ class VoiceServer:
         self._ca = ca
         self.dave = dave
         self.sender = ExternalSender()
+        # Close every IDENTIFY with this code (4017: DAVE required), as Discord would.
+        self.refuse_with: int | None = None
+        self.identifies = 0
         self.sessions: dict[str, VoiceSession] = {}
         self.packets: list[RtpPacket] = []
         self.rejected: list[str] = []
@@ -157,6 +160,11 @@ class VoiceServer:
             self._udp.stopping.set()
             await asyncio.to_thread(self._udp.join)
             self._udp.sock.close()
+
+    async def close_connections(self, code: int) -> None:
+        """Close every live voice gateway connection with `code`, as Discord may mid-call."""
+        for ws in list(self._sockets):
+            await ws.close(code=code)
 
     def hand_out(self, guild_id: int, user_id: int, channel_id: int) -> VoiceSession:
         """A session for the main gateway's VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE."""
@@ -220,9 +228,13 @@ class VoiceServer:
                 payload = json.loads(message.data)
                 op, data = payload["op"], payload.get("d") or {}
                 if op == 0:
+                    self.identifies += 1
                     session = self._identify(data)
                     if session is None:
                         await ws.close(code=4004, message=b"Authentication failed")
+                        break
+                    if self.refuse_with is not None:
+                        await ws.close(code=self.refuse_with, message=b"E2EE/DAVE required")
                         break
                     await send(
                         2,
