@@ -19,9 +19,9 @@ from typing import Protocol
 
 from bot.music import Track
 from bot.music.audio import AudioSpool
-from bot.music.client import check_length
+from bot.music.client import StreamInfo, check_length
 from bot.music.decode import CHANNELS, Mp3Decoder, UndecodableAudio
-from bot.music.errors import UnplayableAudio
+from bot.music.errors import StreamBroken, UnplayableAudio
 from bot.music.pcm import PcmFifo
 
 from .composer import ComposeJob, Composer, JobListener
@@ -124,27 +124,22 @@ class Jam:
 
     async def play(self, job: ComposeJob, listener: JobListener) -> Track:
         """Wait for the track's turn, stream it into voice while it is kept, and return the
-        MP3 the API sent once its voice playback is over (played out, or skipped)."""
+        MP3 the API sent once its voice playback is over (played out, or skipped). A stream
+        cut short plays what arrived to its last frame before StreamBroken is raised."""
         if self.ended:
             raise JamEnded
         entry = self.enqueue(job, listener)
         spool = AudioSpool()
+        info = StreamInfo()
         try:
             await self._announce_positions()
             await entry.turn
-            fifo = entry.fifo = PcmFifo(CHANNELS)
-            decoder = Mp3Decoder()
-            async with self._composer.streaming(job, listener) as chunks:
-                async for chunk in chunks:
-                    await spool.write(chunk)
-                    pcm = decoder.decode(chunk)
-                    if pcm:
-                        await fifo.push(pcm)
-                        if not entry.started:
-                            # Voice starts with the first audio: no silence before it.
-                            self._start_playback(entry)
-                await fifo.push(decoder.flush())
-                fifo.finish()
+            try:
+                await self._stream(entry, spool, info)
+            except StreamBroken:
+                if entry.started:
+                    await entry.played
+                raise
             await spool.finish()
             await _check_mp3(spool, job)
             await entry.played
@@ -160,8 +155,34 @@ class Jam:
             audio=spool,
             content_type="audio/mpeg",
             output_format=job.output_format,
+            song_id=info.song_id,
+            request_id=info.request_id,
+            cost=info.cost,
             expected_duration_ms=job.request.expected_duration_ms,
         )
+
+    async def _stream(self, entry: JamEntry, spool: AudioSpool, info: StreamInfo) -> None:
+        """The API's MP3 into the spool, and decoded into voice as it arrives."""
+        fifo = entry.fifo = PcmFifo(CHANNELS)
+        decoder = Mp3Decoder()
+        async with self._composer.streaming(entry.job, entry.listener, info) as chunks:
+            try:
+                async for chunk in chunks:
+                    await spool.write(chunk)
+                    pcm = decoder.decode(chunk)
+                    if pcm:
+                        await fifo.push(pcm)
+                        if not entry.started:
+                            # Voice starts with the first audio: no silence before it.
+                            self._start_playback(entry)
+            except StreamBroken:
+                # What arrived is played to its end all the same.
+                with contextlib.suppress(UndecodableAudio):
+                    await fifo.push(decoder.flush())
+                fifo.finish()
+                raise
+            await fifo.push(decoder.flush())
+            fifo.finish()
 
     def enqueue(self, job: ComposeJob, listener: JobListener | None = None) -> JamEntry:
         """Add a track to the queue; its `turn` resolves when voice is its."""
