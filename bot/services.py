@@ -161,6 +161,7 @@ def build_services(
         jams=Jams(
             composer,
             idle_seconds=settings.jam_idle_seconds,
+            prefetch_seconds=settings.jam_prefetch_seconds,
         ),
         downloads=downloads,
         instance=instance,

@@ -1,10 +1,16 @@
 """A voice jam: members' tracks streamed into a voice channel as they are composed, in turn.
 
 Each track waits for its turn in the jam (the member served least recently goes first, as in
-the Composer), then for an API slot; its audio is played through the jam's Speaker as the API
-streams it and encoded to MP3 at the same time, so the channel gets the whole track
-afterwards. Voice and the stream are separate: a skipped track leaves voice at once, but is
-still composed and posted. Discord-free: voice and the now-playing message are ports.
+the Composer), then for an API slot; its MP3 is decoded and played through the jam's Speaker
+as the API streams it, and posted whole afterwards. Voice and the stream are separate: a
+skipped track leaves voice at once, but is still composed and posted.
+
+No dead air between tracks: while a track plays, the next one in fair order is chosen and its
+stream starts (`PREFETCH_LEAD_S` before the playing one is due to end, or at once if it is
+shorter), so the API's time to first byte passes while the current track still plays; its
+audio waits in its fifo and plays the moment voice is free. A prefetched track that ends up
+without voice (the jam ended) is still composed and posted, like the playing one.
+Discord-free: voice and the now-playing message are ports.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ from bot.music.pcm import PcmFifo
 from .composer import ComposeJob, Composer, JobListener
 
 log = logging.getLogger(__name__)
+
+# How long before the playing track is due to end the next one's stream starts: more than
+# the API's time to first byte (seconds), less than what a fifo holds ahead (30 s).
+PREFETCH_LEAD_S = 15.0
 
 
 class JamEnded(Exception):
@@ -71,6 +81,11 @@ class JamEntry:
 
     job: ComposeJob
     order: int
+    # Resolved when its stream may start (it is next, or playing); JamEnded if never.
+    fetch: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    # Resolved when voice is its.
     turn: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -102,6 +117,7 @@ class Jam:
         text_channel_id: int,
         starter_id: int,
         composer: Composer,
+        prefetch_seconds: float = PREFETCH_LEAD_S,
     ) -> None:
         self.speaker = speaker
         self.screen = screen
@@ -110,7 +126,11 @@ class Jam:
         self.text_channel_id = text_channel_id
         self.starter_id = starter_id
         self._composer = composer
+        # 0: no prefetch, the next stream is asked for once voice is free.
+        self._prefetch_lead = prefetch_seconds
         self.waiting: list[JamEntry] = []
+        # The track whose stream is under way before its turn (chosen, no longer waiting).
+        self.next: JamEntry | None = None
         self.current: JamEntry | None = None
         self.skip_votes: set[int] = set()
         self.ended = False
@@ -119,6 +139,7 @@ class Jam:
         self._serves = itertools.count(1)
         self._now_playing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._prefetch_timer: asyncio.TimerHandle | None = None
 
     # -- a track's life -----------------------------------------------------------------------
 
@@ -133,13 +154,17 @@ class Jam:
         info = StreamInfo()
         try:
             await self._announce_positions()
-            await entry.turn
+            await entry.fetch
             try:
                 await self._stream(entry, spool, info)
             except StreamBroken:
+                await entry.turn
+                self._start_if_due(entry)
                 if entry.started:
                     await entry.played
                 raise
+            await entry.turn
+            self._start_if_due(entry)
             await spool.finish()
             await _check_mp3(spool, job)
             await entry.played
@@ -172,9 +197,7 @@ class Jam:
                     pcm = decoder.decode(chunk)
                     if pcm:
                         await fifo.push(pcm)
-                        if not entry.started:
-                            # Voice starts with the first audio: no silence before it.
-                            self._start_playback(entry)
+                        self._start_if_due(entry)
             except StreamBroken:
                 # What arrived is played to its end all the same.
                 with contextlib.suppress(UndecodableAudio):
@@ -185,11 +208,21 @@ class Jam:
             fifo.finish()
 
     def enqueue(self, job: ComposeJob, listener: JobListener | None = None) -> JamEntry:
-        """Add a track to the queue; its `turn` resolves when voice is its."""
+        """Add a track to the queue; its `fetch`, then `turn`, resolve when it is next, and
+        when voice is its."""
         entry = JamEntry(job, next(self._orders), listener=listener)
         self.waiting.append(entry)
         self._advance()
+        self._prefetch()
         return entry
+
+    def _start_if_due(self, entry: JamEntry) -> None:
+        """Voice starts with the track's first audio once it is its turn: no silence before it,
+        and none between tracks when the audio was already there."""
+        if entry.started or not entry.turn.done() or entry.fifo is None:
+            return
+        if entry.fifo.buffered or entry.fifo.finished:
+            self._start_playback(entry)
 
     def _start_playback(self, entry: JamEntry) -> None:
         assert entry.fifo is not None
@@ -202,7 +235,7 @@ class Jam:
                 log.warning("voice playback of job %s failed: %s", entry.job.id, error)
             loop.call_soon_threadsafe(_resolve, entry.played)
 
-        if not self.speaker.is_connected():
+        if self.ended or not self.speaker.is_connected():
             # Voice is gone (the jam is ending): the track is still composed and posted.
             entry.fifo.detach()
             _resolve(entry.played)
@@ -210,6 +243,7 @@ class Jam:
         kbps = min(512, max(16, self.speaker.bitrate_kbps))
         self.speaker.play(entry.fifo, bitrate_kbps=kbps, after=after)
         self._now_playing = asyncio.create_task(self.screen.now_playing(self, entry))
+        self._prefetch()
 
     def skip(self) -> JamEntry | None:
         """End the current track's playback now; it is still composed and posted."""
@@ -228,6 +262,10 @@ class Jam:
         """The track is done with the jam: out of the queue, or out of voice."""
         if entry in self.waiting:
             self.waiting.remove(entry)
+        if self.next is entry:
+            # Its stream failed before its turn: another track may take its place.
+            self.next = None
+            self._prefetch()
         if entry.fifo is not None:
             entry.fifo.detach()
         _resolve(entry.played)
@@ -246,18 +284,52 @@ class Jam:
     # -- the queue ----------------------------------------------------------------------------
 
     def ordered(self) -> list[JamEntry]:
-        """The waiting tracks in the order they will play: least recently served member first."""
-        return sorted(self.waiting, key=lambda e: (self._served.get(e.user_id, 0), e.order))
+        """The tracks to come in the order they will play: the one already streaming, then
+        the waiting ones, least recently served member first."""
+        ahead = [self.next] if self.next is not None else []
+        return ahead + sorted(self.waiting, key=lambda e: (self._served.get(e.user_id, 0), e.order))
+
+    def _choose(self) -> JamEntry:
+        """The waiting track that goes next (fair order), out of the waiting list."""
+        entry = min(self.waiting, key=lambda e: (self._served.get(e.user_id, 0), e.order))
+        self.waiting.remove(entry)
+        self._served[entry.user_id] = next(self._serves)
+        return entry
 
     def _advance(self) -> None:
         """Give voice to the next track when it is free."""
-        if self.current is not None or not self.waiting or self.ended:
+        if self.current is not None or self.ended:
             return
-        entry = self.ordered()[0]
-        self.waiting.remove(entry)
+        if self.next is not None:
+            if self._prefetch_timer is not None:
+                self._prefetch_timer.cancel()
+                self._prefetch_timer = None
+            entry, self.next = self.next, None
+        elif self.waiting:
+            entry = self._choose()
+        else:
+            return
         self.current = entry
-        self._served[entry.user_id] = next(self._serves)
+        _resolve(entry.fetch)
         _resolve(entry.turn)
+        self._start_if_due(entry)
+
+    def _prefetch(self) -> None:
+        """Choose the next track while one plays, and start its stream in time."""
+        current = self.current
+        if self.ended or current is None or not current.started or self.next is not None:
+            return
+        if not self._prefetch_lead:
+            return
+        if not self.waiting:
+            return
+        entry = self.next = self._choose()
+        due_in = current.job.length_s - current.played_seconds - self._prefetch_lead
+        if due_in <= 0:
+            _resolve(entry.fetch)
+        else:
+            loop = asyncio.get_running_loop()
+            self._prefetch_timer = loop.call_later(due_in, _resolve, entry.fetch)
 
     async def _announce_positions(self) -> None:
         for position, entry in enumerate(self.ordered(), start=1):
@@ -276,11 +348,22 @@ class Jam:
         self.ended = True
         waiting, self.waiting = self.waiting, []
         for entry in waiting:
-            if not entry.turn.done():
-                entry.turn.set_exception(JamEnded())
+            if not entry.fetch.done():
+                entry.fetch.set_exception(JamEnded())
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.cancel()
+            self._prefetch_timer = None
         self.skip()
         with contextlib.suppress(Exception):
             await self.speaker.disconnect()
+        ahead, self.next = self.next, None
+        if ahead is not None and ahead.fetch.done():
+            # Its stream is under way: composed and posted without voice.
+            _resolve(ahead.turn)
+        elif ahead is not None:
+            # Chosen, but its stream had not started: told and refunded like a waiting one.
+            ahead.fetch.set_exception(JamEnded())
+            waiting.insert(0, ahead)
         return waiting
 
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from .composer import Composer
-from .jam import Jam, JamEntry, JamScreen, Speaker
+from .jam import PREFETCH_LEAD_S, Jam, JamEntry, JamScreen, Speaker
 from .requester import Requester
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,11 @@ class Jams:
         composer: Composer,
         *,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        prefetch_seconds: float = PREFETCH_LEAD_S,
     ) -> None:
         self._composer = composer
         self.idle_seconds = idle_seconds
+        self.prefetch_seconds = prefetch_seconds
         self._jams: dict[int, Jam] = {}
         self._idle: dict[int, asyncio.Task[None]] = {}
         # Told when a jam ends (set by the cog that shows it).
@@ -126,6 +128,7 @@ class Jams:
             text_channel_id=requester.channel_id,
             starter_id=requester.user_id,
             composer=self._composer,
+            prefetch_seconds=self.prefetch_seconds,
         )
         self._jams[requester.guild_id] = jam
         log.info("jam started in voice channel %s", voice_channel_id)

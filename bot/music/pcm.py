@@ -83,6 +83,15 @@ class PcmFifo:
         self._room.set()
 
     @property
+    def buffered(self) -> int:
+        """Bytes waiting to be played."""
+        return len(self._data)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
     def played_seconds(self) -> float:
         return self.frames_played * FRAME_MS / 1000
 

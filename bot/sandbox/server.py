@@ -78,6 +78,12 @@ class RecordedRequest:
     finished: float | None = None
 
 
+def _set_event() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class Sandbox:
     """The sandbox's state: its key, how it answers copyright refusals, and what it received."""
@@ -94,6 +100,10 @@ class Sandbox:
     in_flight: int = 0
     peak_in_flight: int = 0
     generation_started: asyncio.Event = field(default_factory=asyncio.Event)
+    # The API's time to first byte: every generation waits this long before it answers.
+    first_byte_delay: float = 0.0
+    # Cleared, generations wait before answering until it is set again (tests order things).
+    answering: asyncio.Event = field(default_factory=_set_event)
     # Songs composed with `store_for_inpainting`: song id -> length in ms (bounded, newest kept).
     stored_songs: OrderedDict[str, int] = field(default_factory=OrderedDict)
     _fault_counts: dict[str, int] = field(default_factory=dict)
@@ -199,6 +209,9 @@ class Sandbox:
         shape: str,
         record: RecordedRequest,
     ) -> web.StreamResponse:
+        await self.answering.wait()
+        if self.first_byte_delay:
+            await asyncio.sleep(self.first_byte_delay)
         if fault is not None and fault.name == "slow":
             await asyncio.sleep(fault.arg if fault.arg is not None else 2.0)
 

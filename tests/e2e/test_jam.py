@@ -262,6 +262,9 @@ async def test_the_jam_plays_members_in_turn_and_shows_its_queue(
 ) -> None:
     bot = await start_bot()
     await start_jam(discord_fake, voice_server)
+    # Alice's first track asked for but not answered yet, while the others queue up: the
+    # next track is chosen (and prefetched) once it plays, in fair order.
+    sandbox.sandbox.answering.clear()
     first = await compose_in_jam(discord_fake, ALICE, "alice one fault:pace:3", 3)
     await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 10)
     second = await compose_in_jam(discord_fake, ALICE, "alice two", 3)
@@ -272,6 +275,7 @@ async def test_the_jam_plays_members_in_turn_and_shows_its_queue(
             for i in (second, third)
         )
     )
+    sandbox.sandbox.answering.set()
     ask = await discord_fake.slash(BOB, "jam", "queue", {})
     shown = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, ask))
     queue = json.dumps(shown.payload["data"]["embeds"])
@@ -319,16 +323,19 @@ async def test_a_majority_of_listeners_skips_and_the_track_is_still_posted(
 
 
 async def playing_and_waiting(
-    fake: FakeDiscord, sandbox: RunningSandbox, length: int
-) -> tuple[Interaction, Interaction]:
-    """Alice's track playing (streamed over `length` seconds) and Bob's waiting for its turn."""
+    fake: FakeDiscord, sandbox: RunningSandbox, voice: VoiceServer, length: int
+) -> tuple[Interaction, Interaction, Interaction]:
+    """Alice's track playing (streamed over `length` seconds), Bob's next (its stream under
+    way while Alice's plays), and Alice's second waiting for its turn."""
     playing = await compose_in_jam(fake, ALICE, f"lofi fault:pace:{length}", length)
-    await asyncio.wait_for(sandbox.sandbox.generation_started.wait(), 10)
-    waiting = await compose_in_jam(fake, BOB, "bob waits", length)
+    await voice.wait_for(voice.audio_packets)
+    ahead = await compose_in_jam(fake, BOB, f"bob next fault:pace:{length}", length)
+    await fake.wait_for(lambda: len(streams(sandbox)) == 2)
+    waiting = await compose_in_jam(fake, ALICE, "alice waits", length)
     await fake.wait_for(
         lambda: (m := fake.original(waiting)) and "Queued in the jam" in m["content"]
     )
-    return playing, waiting
+    return playing, ahead, waiting
 
 
 async def test_stopping_the_jam_refunds_what_waits_and_leaves_voice(
@@ -339,9 +346,9 @@ async def test_stopping_the_jam_refunds_what_waits_and_leaves_voice(
 ) -> None:
     bot = await start_bot()
     await start_jam(discord_fake, voice_server)
-    playing, waiting = await playing_and_waiting(discord_fake, sandbox, 4)
+    playing, ahead, waiting = await playing_and_waiting(discord_fake, sandbox, voice_server, 4)
 
-    refused = await discord_fake.slash(BOB, "jam", "stop", {})
+    refused = await discord_fake.slash(BOB, "jam", "stop", {})  # Bob did not start it
     reply = await discord_fake.wait_for(lambda: ephemeral_reply(discord_fake, refused))
     assert "Only the member who started the jam" in reply.payload["data"]["content"]
 
@@ -358,11 +365,12 @@ async def test_stopping_the_jam_refunds_what_waits_and_leaves_voice(
     assert ended["allowed_mentions"] == {"parse": []}
     assert discord_fake.voice_requests == [VOICE_CHANNEL_ID, None], "left the channel"
 
-    # The track that was playing is still composed, posted and charged.
-    message = await finished(discord_fake, playing)
-    assert attachments_of(discord_fake, message)
-    assert await tracks_used(bot, ALICE) == 1 and await tracks_used(bot, BOB) == 0
-    assert streams(sandbox)[:1] == ["lofi fault:pace:4"] and "bob waits" not in streams(sandbox)
+    # The track that was playing, and the next one already streaming, are still composed,
+    # posted and charged; the waiting one never streamed.
+    for composed in (playing, ahead):
+        assert attachments_of(discord_fake, await finished(discord_fake, composed))
+    assert await tracks_used(bot, ALICE) == 1 and await tracks_used(bot, BOB) == 1
+    assert streams(sandbox) == ["lofi fault:pace:4", "bob next fault:pace:4"]
 
 
 async def test_the_jam_leaves_an_empty_channel_and_says_so(
@@ -482,13 +490,14 @@ async def test_shutting_down_tells_the_waiting_tracks_and_delivers_the_playing_o
 ) -> None:
     bot = await start_bot()
     await start_jam(discord_fake, voice_server)
-    playing, waiting = await playing_and_waiting(discord_fake, sandbox, 3)
+    playing, ahead, waiting = await playing_and_waiting(discord_fake, sandbox, voice_server, 3)
     await bot.drain(20)
     assert (
         "jam ended before your track's turn" in (await finished(discord_fake, waiting))["content"]
     )
     assert attachments_of(discord_fake, await finished(discord_fake, playing))
-    assert await tracks_used(bot, ALICE) == 1 and await tracks_used(bot, BOB) == 0
+    assert attachments_of(discord_fake, await finished(discord_fake, ahead))
+    assert await tracks_used(bot, ALICE) == 1 and await tracks_used(bot, BOB) == 1
     assert discord_fake.voice_requests[-1] is None, "left voice"
 
 
