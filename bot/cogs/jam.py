@@ -231,7 +231,10 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
         if jam is None:
             return
         if member.id == member.guild.me.id and after.channel is None:
-            code = jam.speaker.close_code if isinstance(jam.speaker, VoiceSpeaker) else None
+            speaker = jam.speaker
+            if isinstance(speaker, VoiceSpeaker) and speaker.reconnecting:
+                return  # discord.py reconnects: the bot comes back to the channel
+            code = speaker.close_code if isinstance(speaker, VoiceSpeaker) else None
             await self.jams.end(jam, jam_rules.lost_voice(code))
             return
         self.jams.listeners_changed(jam, len(self._listener_ids(jam)))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from tests.conftest import RunningSandbox
 from tests.e2e.conftest import BotFactory
 from tests.e2e.test_compose import attachments_of, finished
@@ -178,3 +180,44 @@ async def test_a_moderator_disconnecting_the_bot_ends_the_jam_and_says_so_at_onc
     assert len(ended) == 1 and "I was disconnected from voice" in ended[0]["content"]
     assert attachments_of(discord_fake, await finished(discord_fake, compose))
     assert voice_server.identifies == 1, "no reconnect"
+
+
+async def heard_on(voice: VoiceServer, seconds: float) -> None:
+    """Wait until `seconds` of audio were heard end-to-end encrypted."""
+    await voice.wait_for(
+        lambda: len([p for p in voice.audio_packets() if p.e2ee]) * 0.02 >= seconds
+    )
+
+
+@pytest.mark.parametrize("code", [4015, 4006, 1006], ids=["crashed", "invalid", "blip"])
+async def test_a_dropped_voice_connection_comes_back_and_the_track_plays_on(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer, code: int
+) -> None:
+    """4015 (the voice server crashed): the bot resumes its session; 4006 (the session is no
+    longer valid) or a network blip (the connection dies): the bot connects again."""
+    await start_bot()
+    compose = await playing(discord_fake, voice_server, 6)
+    await heard_on(voice_server, 1.0)
+    await voice_server.close_connections(code)
+    if code == 4015:
+        await voice_server.wait_for(lambda: voice_server.resumes == 1)
+    else:
+        await voice_server.wait_for(lambda: voice_server.identifies == 2)
+    # The rest of the track is heard, end-to-end encrypted, and the jam goes on.
+    await heard_on(voice_server, 5.5)
+    assert attachments_of(discord_fake, await finished(discord_fake, compose))
+    assert not [m for m in discord_fake.messages.values() if "has ended" in m["content"]]
+    assert not voice_server.rejected, voice_server.rejected
+
+
+async def test_a_new_voice_server_mid_jam_is_followed(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server, 6)
+    await heard_on(voice_server, 1.0)
+    await discord_fake.move_voice_server()  # VOICE_SERVER_UPDATE with a new session
+    await voice_server.wait_for(lambda: voice_server.identifies == 2)
+    await heard_on(voice_server, 5.5)
+    assert attachments_of(discord_fake, await finished(discord_fake, compose))
+    assert not [m for m in discord_fake.messages.values() if "has ended" in m["content"]]

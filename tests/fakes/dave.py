@@ -216,6 +216,11 @@ class DaveCall:
         self._downgrade: int | None = None
         self.corrupt_next_commit = False
 
+    def rebind(self, json: Send, binary: Send) -> None:
+        """The bot resumed on a new connection: talk to it there."""
+        self._json = json
+        self._binary = binary
+
     # -- what the bot sends -------------------------------------------------------------------
 
     async def key_package(self, _package: bytes) -> None:

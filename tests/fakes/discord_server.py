@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.voice_server import VoiceServer
+from tests.fakes.voice_server import VoiceServer, VoiceSession
 
 GUILD_ID = 1100000000000000001
 CHANNEL_ID = 1100000000000000002
@@ -523,7 +523,23 @@ class FakeDiscord:
             return
         assert int(channel_id) == VOICE_CHANNEL_ID, "there is one voice channel"
         assert self.voice_server is not None, "no voice server: start the fake with one"
-        session = self.voice_server.hand_out(GUILD_ID, BOT.id, VOICE_CHANNEL_ID)
+        # Asking again while in the channel (a resume) keeps the session, as Discord does.
+        current = self.in_voice.get(BOT.id)
+        session = next(
+            (s for s in self.voice_server.sessions.values() if s.session_id == current), None
+        ) or self.voice_server.hand_out(GUILD_ID, BOT.id, VOICE_CHANNEL_ID)
+        await self._send_voice_session(session)
+
+    async def move_voice_server(self) -> None:
+        """Discord moves the call to another voice server: a new session, announced mid-call
+        with VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE."""
+        assert self.voice_server is not None
+        await self._send_voice_session(
+            self.voice_server.hand_out(GUILD_ID, BOT.id, VOICE_CHANNEL_ID)
+        )
+
+    async def _send_voice_session(self, session: VoiceSession) -> None:
+        assert self.voice_server is not None
         self.in_voice[BOT.id] = session.session_id
         await self._broadcast("VOICE_STATE_UPDATE", self._voice_state(BOT))
         await self._broadcast(

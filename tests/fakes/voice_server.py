@@ -126,6 +126,7 @@ class VoiceServer:
         # Close every IDENTIFY with this code (4017: DAVE required), as Discord would.
         self.refuse_with: int | None = None
         self.identifies = 0
+        self.resumes = 0
         self.sessions: dict[str, VoiceSession] = {}
         self.packets: list[RtpPacket] = []
         self.rejected: list[str] = []
@@ -162,9 +163,15 @@ class VoiceServer:
             self._udp.sock.close()
 
     async def close_connections(self, code: int) -> None:
-        """Close every live voice gateway connection with `code`, as Discord may mid-call."""
+        """Close every live voice gateway connection with `code`, as Discord may mid-call;
+        1006 drops the connection without a close frame (a network blip)."""
         for ws in list(self._sockets):
-            await ws.close(code=code)
+            if code == 1006:
+                transport = ws._req.transport if ws._req is not None else None
+                if transport is not None:
+                    transport.abort()
+            else:
+                await ws.close(code=code)
 
     def hand_out(self, guild_id: int, user_id: int, channel_id: int) -> VoiceSession:
         """A session for the main gateway's VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE."""
@@ -258,14 +265,16 @@ class VoiceServer:
                         session.call = DaveCall(
                             self.sender, session.channel_id, session.user_id, send, send_binary
                         )
-                    await send(
-                        4,
-                        {
-                            "mode": MODE,
-                            "secret_key": list(session.secret_key),
-                            "dave_protocol_version": version,
-                        },
-                    )
+                    await send(4, _description(session))
+                elif op == 7:
+                    # RESUME after a close such as 4015: the same session, keys and SSRC.
+                    session = self._resume(data)
+                    if session is None:
+                        await ws.close(code=4006, message=b"Session no longer valid")
+                        break
+                    if session.call is not None:
+                        session.call.rebind(send, send_binary)
+                    await send(9, None)
                 elif op == 3:
                     await send(6, {"t": data.get("t")})
                 elif op == 5 and session is not None:
@@ -288,6 +297,19 @@ class VoiceServer:
                 await call.commit_welcome(data[1:])
         except Exception as exc:
             self.rejected.append(f"DAVE op {data[0]}: {exc}")
+
+    def _resume(self, data: dict[str, Any]) -> VoiceSession | None:
+        session = self.sessions.get(str(data.get("token")))
+        if (
+            session is None
+            or not session.secret_key
+            or data.get("session_id") != session.session_id
+            or str(data.get("server_id")) != str(session.guild_id)
+        ):
+            self.rejected.append("resume")
+            return None
+        self.resumes += 1
+        return session
 
     def _identify(self, data: dict[str, Any]) -> VoiceSession | None:
         session = self.sessions.get(str(data.get("token")))
@@ -337,6 +359,15 @@ class VoiceServer:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+
+def _description(session: VoiceSession) -> dict[str, Any]:
+    """SESSION_DESCRIPTION: the transport key, and DAVE's version (1 when the call has one)."""
+    return {
+        "mode": MODE,
+        "secret_key": list(session.secret_key),
+        "dave_protocol_version": 1 if session.call is not None else 0,
+    }
 
 
 def heard_pcm(packets: list[RtpPacket]) -> bytes:
