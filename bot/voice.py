@@ -46,6 +46,9 @@ FINAL_CLOSE_CODES = frozenset({4017})
 # The voice server crashed: the session can be resumed on a new websocket.
 RESUMABLE_CLOSE_CODE = 4015
 RESUME_TIMEOUT_S = 10.0
+# libopus' OPUS_SET_COMPLEXITY_REQUEST, and the complexity jams encode at (0-10).
+OPUS_SET_COMPLEXITY = 4010
+OPUS_COMPLEXITY = 5
 
 
 class VoiceRefused(Exception):
@@ -172,12 +175,17 @@ class JamVoiceClient(discord.VoiceClient):
 
 
 class FifoSource(discord.AudioSource):
-    """Plays a PcmFifo: each read is the next 20 ms, or silence while the stream is behind."""
+    """Plays a PcmFifo: each read is the next 20 ms, or silence while the stream is behind.
+    `prepare` runs once, in the player's thread, before the first frame is encoded."""
 
-    def __init__(self, fifo: PcmFifo) -> None:
+    def __init__(self, fifo: PcmFifo, prepare: Callable[[], None] | None = None) -> None:
         self.fifo = fifo
+        self._prepare = prepare
 
     def read(self) -> bytes:
+        if self._prepare is not None:
+            prepare, self._prepare = self._prepare, None
+            prepare()
         return self.fifo.read_frame()
 
     def is_opus(self) -> bool:
@@ -213,7 +221,19 @@ class VoiceSpeaker:
     def play(
         self, fifo: PcmFifo, *, bitrate_kbps: int, after: Callable[[Exception | None], None]
     ) -> None:
-        self.voice.play(FifoSource(fifo), after=after, bitrate=bitrate_kbps, signal_type="music")
+        source = FifoSource(fifo, prepare=self._tune_encoder)
+        self.voice.play(source, after=after, bitrate=bitrate_kbps, signal_type="music")
+
+    def _tune_encoder(self) -> None:
+        """Opus at complexity 5, not discord.py's 10: the encoder is most of a playing jam's
+        CPU, and 5 costs about half (bench/RESULTS.md, many jams). discord.py has no setter:
+        its encoder's libopus state, from the player's own thread before the first frame."""
+        try:
+            discord.opus._lib.opus_encoder_ctl(
+                self.voice.encoder._state, OPUS_SET_COMPLEXITY, OPUS_COMPLEXITY
+            )
+        except Exception as exc:  # a discord.py without these internals: keep its default
+            log.debug("could not set the Opus complexity: %s", exc)
 
     def stop(self) -> None:
         self.voice.stop()
