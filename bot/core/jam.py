@@ -190,7 +190,8 @@ class Jam:
         """The API's MP3 into the spool, and decoded into voice as it arrives."""
         fifo = entry.fifo = PcmFifo(CHANNELS)
         decoder = Mp3Decoder()
-        async with self._composer.streaming(entry.job, entry.listener, info) as chunks:
+        listener = _VoiceTurnListener(entry, self._tasks)
+        async with self._composer.streaming(entry.job, listener, info) as chunks:
             try:
                 async for chunk in chunks:
                     await spool.write(chunk)
@@ -365,6 +366,37 @@ class Jam:
             ahead.fetch.set_exception(JamEnded())
             waiting.insert(0, ahead)
         return waiting
+
+
+class _VoiceTurnListener:
+    """What the member hears of their track's stream: "started" once voice is its, not when
+    its stream starts ahead of its turn (while the track before it still plays)."""
+
+    def __init__(self, entry: JamEntry, tasks: set[asyncio.Task[None]]) -> None:
+        self._entry = entry
+        self._tasks = tasks
+
+    async def queued(self, position: int) -> None:
+        if self._entry.listener is not None:
+            await self._entry.listener.queued(position)
+
+    async def started(self) -> None:
+        if self._entry.listener is None:
+            return
+        if self._entry.turn.done():
+            await self._entry.listener.started()
+            return
+        task = asyncio.create_task(self._at_turn())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _at_turn(self) -> None:
+        turn = self._entry.turn
+        with contextlib.suppress(Exception):
+            await asyncio.shield(turn)
+        if turn.done() and not turn.cancelled() and turn.exception() is None:
+            assert self._entry.listener is not None
+            await self._entry.listener.started()
 
 
 async def _check_mp3(spool: AudioSpool, job: ComposeJob) -> None:

@@ -62,3 +62,24 @@ async def test_a_prefetched_track_of_a_jam_that_ends_is_still_posted_and_charged
     assert await tracks_used(bot, ALICE) == 1 and await tracks_used(bot, BOB) == 1
     ended = next(m for m in discord_fake.messages.values() if "has ended" in m["content"])
     assert "waiting track" not in ended["content"], "nothing was waiting: Bob's was under way"
+
+
+async def test_a_prefetched_track_says_playing_only_once_it_plays(
+    start_bot: BotFactory,
+    discord_fake: FakeDiscord,
+    voice_server: VoiceServer,
+    sandbox: RunningSandbox,
+) -> None:
+    await start_bot()
+    await start_jam(discord_fake, voice_server)
+    first = await compose_in_jam(discord_fake, ALICE, "lofi fault:pace:2", 4)
+    second = await compose_in_jam(discord_fake, BOB, "jazz", 3)
+    await discord_fake.wait_for(lambda: len(streams(sandbox)) == 2)  # streaming ahead
+    # Bob's message says "Playing" only once Alice's four seconds have played.
+    await discord_fake.wait_for(
+        lambda: (m := discord_fake.original(second)) and "Playing in" in m["content"]
+    )
+    heard = len(voice_server.audio_packets()) * 0.02
+    assert heard >= 3.9, f"Bob's track said Playing {heard:.1f} s into Alice's"
+    for compose in (first, second):
+        assert attachments_of(discord_fake, await finished(discord_fake, compose))
