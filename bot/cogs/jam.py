@@ -215,12 +215,13 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
         return {m.id for m in channel.members if not m.bot and m != guild.me}
 
     async def _tell_ended(self, jam: Jam, reason: jam_rules.EndReason, waiting: int) -> None:
+        await self._tell(jam, text.jam_ended(jam.voice_channel_id, reason, waiting))
+
+    async def _tell(self, jam: Jam, content: str) -> None:
+        """A sentence for everyone in the jam's text channel."""
         channel = self.bot.get_partial_messageable(jam.text_channel_id, guild_id=jam.guild_id)
         with contextlib.suppress(discord.HTTPException):
-            await channel.send(
-                text.jam_ended(jam.voice_channel_id, reason, waiting),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
 
     @commands.Cog.listener()
     async def on_voice_state_update(
@@ -237,4 +238,8 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
             code = speaker.close_code if isinstance(speaker, VoiceSpeaker) else None
             await self.jams.end(jam, jam_rules.lost_voice(code))
             return
+        if member.id == member.guild.me.id and after.channel is not None:
+            moved_from = jam.voice_channel_id
+            if self.jams.moved(jam, after.channel.id):
+                await self._tell(jam, text.jam_moved(moved_from, after.channel.id))
         self.jams.listeners_changed(jam, len(self._listener_ids(jam)))

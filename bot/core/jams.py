@@ -182,6 +182,16 @@ class Jams:
                 log.exception("could not tell that a jam ended")
         return waiting
 
+    @staticmethod
+    def moved(jam: Jam, voice_channel_id: int) -> bool:
+        """The bot was moved to another voice channel (by a moderator): the jam follows it,
+        and plays there for whoever listens there. Whether it moved at all."""
+        if voice_channel_id == jam.voice_channel_id:
+            return False
+        log.info("jam moved from voice channel %s to %s", jam.voice_channel_id, voice_channel_id)
+        jam.voice_channel_id = voice_channel_id
+        return True
+
     def listeners_changed(self, jam: Jam, listening: int) -> None:
         """Leave after `idle_seconds` with nobody listening; a listener coming back cancels it."""
         idle = self._idle.get(jam.guild_id)

@@ -430,6 +430,13 @@ def skip_outcome(outcome: jam_rules.SkipOutcome, voice_channel_id: int) -> str:
             return f"🗳️ Vote counted: {votes} of the {needed} needed to skip."
 
 
+def jam_moved(from_channel_id: int, to_channel_id: int) -> str:
+    return (
+        f"🔀 I was moved from {channel(from_channel_id)} to {channel(to_channel_id)}: "
+        f"the jam goes on there. Join {channel(to_channel_id)} to listen and add tracks."
+    )
+
+
 def jam_ended(voice_channel_id: int, reason: jam_rules.EndReason, waiting: int) -> str:
     match reason:
         case jam_rules.Stopped(by_user_id=user_id):

@@ -15,7 +15,15 @@ from tests.e2e.conftest import BotFactory
 from tests.e2e.test_compose import attachments_of, finished
 from tests.e2e.test_jam import compose_in_jam, start_jam
 from tests.fakes.dave import LISTENER_ID
-from tests.fakes.discord_server import ALICE, BOB, BOT, VOICE_CHANNEL_ID, FakeDiscord, Interaction
+from tests.fakes.discord_server import (
+    ALICE,
+    BOB,
+    BOT,
+    OTHER_VOICE_CHANNEL_ID,
+    VOICE_CHANNEL_ID,
+    FakeDiscord,
+    Interaction,
+)
 from tests.fakes.voice_server import RtpPacket, VoiceServer, heard_pcm
 
 
@@ -220,4 +228,30 @@ async def test_a_new_voice_server_mid_jam_is_followed(
     await voice_server.wait_for(lambda: voice_server.identifies == 2)
     await heard_on(voice_server, 5.5)
     assert attachments_of(discord_fake, await finished(discord_fake, compose))
+    assert not [m for m in discord_fake.messages.values() if "has ended" in m["content"]]
+
+
+async def test_a_bot_moved_to_another_channel_takes_the_jam_along_and_says_so(
+    start_bot: BotFactory, discord_fake: FakeDiscord, voice_server: VoiceServer
+) -> None:
+    await start_bot()
+    compose = await playing(discord_fake, voice_server, 6)
+    await heard_on(voice_server, 1.0)
+    await discord_fake.move_bot(OTHER_VOICE_CHANNEL_ID)  # a moderator drags the bot (4014)
+    moved = await discord_fake.wait_for(
+        lambda: [m for m in discord_fake.messages.values() if "I was moved" in m["content"]]
+    )
+    assert f"<#{OTHER_VOICE_CHANNEL_ID}>" in moved[0]["content"]
+    await voice_server.wait_for(lambda: voice_server.identifies == 2)
+    # The track plays on there, end-to-end encrypted in the new channel's group.
+    await heard_on(voice_server, 5.5)
+    assert voice_server.call.channel_id == OTHER_VOICE_CHANNEL_ID
+    assert attachments_of(discord_fake, await finished(discord_fake, compose))
+    # Who listens there adds tracks to it; the jam did not end.
+    await discord_fake.join_voice(BOB, OTHER_VOICE_CHANNEL_ID)
+    there = await compose_in_jam(discord_fake, BOB, "jazz", 3)
+    await discord_fake.wait_for(
+        lambda: (m := discord_fake.original(there)) and "Playing in" in m["content"]
+    )
+    assert attachments_of(discord_fake, await finished(discord_fake, there))
     assert not [m for m in discord_fake.messages.values() if "has ended" in m["content"]]
