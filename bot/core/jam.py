@@ -267,6 +267,8 @@ class Jam:
             # Its stream failed before its turn: another track may take its place.
             self.next = None
             self._prefetch()
+        if not entry.turn.done():
+            entry.turn.cancel()  # nothing waits for a turn that will not come
         if entry.fifo is not None:
             entry.fifo.detach()
         _resolve(entry.played)
