@@ -33,10 +33,14 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def sandbox_process(*, fast_render: bool = True) -> AsyncIterator[str]:
+async def sandbox_process(
+    *, fast_render: bool = True, first_byte_delay: float = 0.0
+) -> AsyncIterator[str]:
     """The music sandbox in a separate process, so its CPU and memory are not measured."""
     port = free_port()
     extra = ["--fast-render"] if fast_render else []
+    if first_byte_delay:
+        extra += ["--first-byte-delay", str(first_byte_delay)]
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--api-key", API_KEY),
         *extra,

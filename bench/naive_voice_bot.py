@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import io
 import os
-from array import array
 
 import discord
 from discord import app_commands
 from elevenlabs.client import AsyncElevenLabs
 
 from bench.naive_bot import run_on_local_discord
-
-
-def stereo(mono: bytes) -> bytes:
-    samples = array("h", mono[: len(mono) // 2 * 2])
-    both = array("h", bytes(len(samples) * 4))
-    both[0::2] = samples
-    both[1::2] = samples
-    return both.tobytes()
 
 
 class NaiveVoiceBot(discord.Client):
@@ -58,7 +49,8 @@ class NaiveVoiceBot(discord.Client):
             )
             voice = interaction.guild.voice_client if interaction.guild else None
             assert isinstance(voice, discord.VoiceClient)
-            voice.play(discord.PCMAudio(io.BytesIO(stereo(audio))))
+            # The API's songs are stereo, as the sandbox's are: 48 kHz 16-bit interleaved.
+            voice.play(discord.PCMAudio(io.BytesIO(audio)))
             await interaction.edit_original_response(content="Playing")
 
         self.tree.add_command(jam)

@@ -232,6 +232,7 @@ async def _sandbox(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         copyright_status=args.copyright_status,
         fast_render=args.fast_render,
+        first_byte_delay=args.first_byte_delay,
     )
     try:
         runner, url = await serve(sandbox, args.host, args.port)
@@ -368,6 +369,13 @@ def _parser() -> argparse.ArgumentParser:
         "--fast-render",
         action="store_true",
         help="the same audio for every request of a length, rendered once (load tests)",
+    )
+    sandbox.add_argument(
+        "--first-byte-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long before answering each generation (the API's time to first byte)",
     )
     return parser
 

@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     # Store songs for inpainting (an ElevenLabs enterprise feature): enables Extend and Redo.
     music_inpainting: bool = False
     plans_per_minute: int = Field(default=5, ge=1, le=600)
-    # Channels in the API's raw `pcm_48000` stream (undocumented; the sandbox sends 1).
-    music_pcm_channels: Literal[1, 2] = 1
+    # A jam starts the next track's stream this long before the playing one is due to end
+    # (longer than the API's time to first byte); 0 asks for it only once voice is free.
+    jam_prefetch_seconds: float = Field(default=15, ge=0, le=25)
     # A jam leaves its voice channel after this long with nobody listening.
     jam_idle_seconds: float = Field(default=120, ge=1, le=24 * 3600)
     # The servers the bot may work in (ids, comma-separated); empty: every server.

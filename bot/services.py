@@ -187,8 +187,8 @@ def build_services(
         compose=compose,
         jams=Jams(
             composer,
-            pcm_channels=settings.music_pcm_channels,
             idle_seconds=settings.jam_idle_seconds,
+            prefetch_seconds=settings.jam_prefetch_seconds,
         ),
         downloads=downloads,
         uploads=UploadBudget(),

@@ -22,7 +22,7 @@ from bot.ui import text, waveform
 from bot.ui.buttons import jam_view
 from bot.ui.embeds import jam_queue_embed, now_playing_embed
 from bot.ui.waveform import waveform_png
-from bot.voice import VoiceSpeaker
+from bot.voice import JamVoiceClient, VoiceRefused, VoiceSpeaker
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -115,7 +115,16 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
         assert channel is not None and isinstance(text_channel, discord.abc.Messageable)
         await interaction.response.defer(thinking=True)
         try:
-            voice = await channel.connect(timeout=20, self_deaf=True, cls=discord.VoiceClient)
+            voice = await channel.connect(timeout=20, self_deaf=True, cls=JamVoiceClient)
+        except VoiceRefused as exc:
+            log.warning("voice channel %s refused us: close code %d", channel.id, exc.code)
+            await interaction.edit_original_response(
+                content=text.encryption_required(channel.id)
+                if isinstance(jam_rules.lost_voice(exc.code), jam_rules.EncryptionRequired)
+                else text.could_not_join(channel.id),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
         except (TimeoutError, discord.ClientException, discord.HTTPException) as exc:
             log.warning("could not join voice channel %s: %s", channel.id, exc)
             await interaction.edit_original_response(
@@ -218,12 +227,13 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
         return {m.id for m in channel.members if not m.bot and m != guild.me}
 
     async def _tell_ended(self, jam: Jam, reason: jam_rules.EndReason, waiting: int) -> None:
+        await self._tell(jam, text.jam_ended(jam.voice_channel_id, reason, waiting))
+
+    async def _tell(self, jam: Jam, content: str) -> None:
+        """A sentence for everyone in the jam's text channel."""
         channel = self.bot.get_partial_messageable(jam.text_channel_id, guild_id=jam.guild_id)
         with contextlib.suppress(discord.HTTPException):
-            await channel.send(
-                text.jam_ended(jam.voice_channel_id, reason, waiting),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
 
     @commands.Cog.listener()
     async def on_voice_state_update(
@@ -234,6 +244,14 @@ class JamCog(commands.GroupCog, group_name="jam", group_description="Play tracks
         if jam is None:
             return
         if member.id == member.guild.me.id and after.channel is None:
-            await self.jams.end(jam, jam_rules.Disconnected())
+            speaker = jam.speaker
+            if isinstance(speaker, VoiceSpeaker) and speaker.reconnecting:
+                return  # discord.py reconnects: the bot comes back to the channel
+            code = speaker.close_code if isinstance(speaker, VoiceSpeaker) else None
+            await self.jams.end(jam, jam_rules.lost_voice(code))
             return
+        if member.id == member.guild.me.id and after.channel is not None:
+            moved_from = jam.voice_channel_id
+            if self.jams.moved(jam, after.channel.id):
+                await self._tell(jam, text.jam_moved(moved_from, after.channel.id))
         self.jams.listeners_changed(jam, len(self._listener_ids(jam)))

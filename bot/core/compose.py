@@ -21,7 +21,6 @@ from bot.music import (
     PromptRejected,
     Track,
     build_request,
-    mp3_bitrate_kbps,
     parse_plan,
 )
 from bot.music.models import DEFAULT_MODEL, PROMPT_MAX_CHARS, ModelId
@@ -34,7 +33,7 @@ from bot.store.plans import TrackRecord, TrackStore
 from bot.store.quotas import QuotaLedger, QuotaRefused, Reservation
 
 from .composer import ComposeJob, Composer, JobListener, Reply
-from .formats import JAM_STREAM_FORMAT, longest_fitting_seconds, pick_output_format
+from .formats import longest_fitting_seconds, pick_output_format
 from .intake import Intake
 from .jam import Jam, JamEnded
 from .orders import MIN_SECONDS, ComposeOrder, check_order
@@ -225,8 +224,8 @@ class ComposeService:
             length_s=order.length_s,
             instrumental=order.instrumental,
             request=request,
-            # A jam streams raw audio into voice, and encodes the MP3 itself.
-            output_format=JAM_STREAM_FORMAT if jam is not None else accepted.output_format,
+            # A jam streams the same MP3, decoding it for voice as it arrives.
+            output_format=accepted.output_format,
             reservation_id=accepted.reservation.id,
             message_id=reply.message_id,
             interaction_token=reply.interaction_token,
@@ -248,9 +247,7 @@ class ComposeService:
             if jam is None:
                 track = await self._composer.run(job, listener)
             else:
-                kbps = mp3_bitrate_kbps(accepted.output_format)
-                assert kbps is not None
-                track = await jam.play(job, listener, kbps=kbps)
+                track = await jam.play(job, listener)
             with track:
                 plan = _readable_plan(track.composition_plan) or order.plan
                 editable = self.inpainting and track.song_id is not None

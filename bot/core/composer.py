@@ -17,6 +17,7 @@ from typing import Protocol
 
 from bot import metrics
 from bot.music import ComposeRequest, MusicClient, Track
+from bot.music.client import StreamInfo
 from bot.music.models import OutputFormat
 from bot.store.jobs import JobRecord, JobStore
 
@@ -175,14 +176,18 @@ class Composer:
 
     @contextlib.asynccontextmanager
     async def streaming(
-        self, job: ComposeJob, listener: JobListener | None = None
+        self,
+        job: ComposeJob,
+        listener: JobListener | None = None,
+        info: StreamInfo | None = None,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
-        """Queue the job, wait for its turn, and yield the audio as the API streams it. The
-        API slot is held until the block ends; the caller then delivers and `finish`es."""
+        """Queue the job, wait for its turn, and yield the audio as the API streams it (`info`
+        gets its song id). The API slot is held until the block ends; the caller then delivers
+        and `finish`es."""
         await self._take_turn(job, listener)
         try:
             with metrics.api_call("stream"):
-                yield self._music.stream(job.request, output_format=job.output_format)
+                yield self._music.stream(job.request, output_format=job.output_format, info=info)
         finally:
             await self._free_slot(job)
 

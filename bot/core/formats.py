@@ -17,8 +17,6 @@ MP3_CHOICES: tuple[tuple[OutputFormat, int], ...] = (
     ("mp3_44100_96", 96),
     ("mp3_44100_64", 64),
 )
-# What a jam asks the API for: raw audio it can play as it arrives.
-JAM_STREAM_FORMAT: OutputFormat = "pcm_48000"
 # Bytes of tracks uploading to Discord at once: three ten-minute tracks, or every short
 # track of a jam (see UploadBudget).
 UPLOAD_BUDGET_BYTES = 32 * 1024 * 1024

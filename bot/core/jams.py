@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from .composer import Composer
-from .jam import Jam, JamEntry, JamScreen, Speaker
+from .jam import PREFETCH_LEAD_S, Jam, JamEntry, JamScreen, Speaker
 from .requester import Requester
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,21 @@ class Disconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptionRequired:
+    """Discord requires an end-to-end encryption version this bot cannot speak (close code
+    4017): joining again would fail the same way."""
+
+
+# Voice close codes, and what they mean for a jam.
+E2EE_REQUIRED = 4017
+
+
+def lost_voice(close_code: int | None) -> Disconnected | EncryptionRequired:
+    """Why a jam's voice connection ended, from the close code it ended with (if any)."""
+    return EncryptionRequired() if close_code == E2EE_REQUIRED else Disconnected()
+
+
+@dataclass(frozen=True, slots=True)
 class Idle:
     seconds: float
 
@@ -37,7 +52,7 @@ class Restarting:
     pass
 
 
-EndReason = Stopped | Disconnected | Idle | Restarting
+EndReason = Stopped | Disconnected | EncryptionRequired | Idle | Restarting
 # Told when a jam ends: the jam, why, and how many waiting tracks were not played.
 OnEnded = Callable[[Jam, EndReason, int], Awaitable[None]]
 
@@ -74,12 +89,12 @@ class Jams:
         self,
         composer: Composer,
         *,
-        pcm_channels: int = 1,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        prefetch_seconds: float = PREFETCH_LEAD_S,
     ) -> None:
         self._composer = composer
-        self._channels = pcm_channels
         self.idle_seconds = idle_seconds
+        self.prefetch_seconds = prefetch_seconds
         self._jams: dict[int, Jam] = {}
         self._idle: dict[int, asyncio.Task[None]] = {}
         # Told when a jam ends (set by the cog that shows it).
@@ -113,7 +128,7 @@ class Jams:
             text_channel_id=requester.channel_id,
             starter_id=requester.user_id,
             composer=self._composer,
-            pcm_channels=self._channels,
+            prefetch_seconds=self.prefetch_seconds,
         )
         self._jams[requester.guild_id] = jam
         log.info("jam started in voice channel %s", voice_channel_id)
@@ -166,6 +181,16 @@ class Jams:
             except Exception:
                 log.exception("could not tell that a jam ended")
         return waiting
+
+    @staticmethod
+    def moved(jam: Jam, voice_channel_id: int) -> bool:
+        """The bot was moved to another voice channel (by a moderator): the jam follows it,
+        and plays there for whoever listens there. Whether it moved at all."""
+        if voice_channel_id == jam.voice_channel_id:
+            return False
+        log.info("jam moved from voice channel %s to %s", jam.voice_channel_id, voice_channel_id)
+        jam.voice_channel_id = voice_channel_id
+        return True
 
     def listeners_changed(self, jam: Jam, listening: int) -> None:
         """Leave after `idle_seconds` with nobody listening; a listener coming back cancels it."""

@@ -9,6 +9,7 @@ import time
 import zipfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -72,6 +73,15 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 def _request_id(headers: Mapping[str, str]) -> str | None:
     return headers.get("request-id") or headers.get("x-request-id") or headers.get("x-trace-id")
+
+
+@dataclass
+class StreamInfo:
+    """What the API says about a stream in its headers, filled in once it answers."""
+
+    song_id: str | None = None
+    request_id: str | None = None
+    cost: int | None = None
 
 
 class MusicClient:
@@ -188,12 +198,21 @@ class MusicClient:
             return track
 
     async def stream(
-        self, request: ComposeRequest, *, output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT
+        self,
+        request: ComposeRequest,
+        *,
+        output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
+        info: StreamInfo | None = None,
     ) -> AsyncIterator[bytes]:
-        """Yield audio chunks as they are generated; errors surface at the first iteration."""
+        """Yield audio chunks as they are generated; errors surface at the first iteration.
+        `info` gets the song id (and request id, cost) once the API answers."""
         body = request.body(streaming=True)
         # No overall deadline here: the consumer decides how long it listens.
         async with self._post("/v1/music/stream", body, output_format) as response:
+            if info is not None:
+                info.song_id = response.headers.get("song-id")
+                info.request_id = _request_id(response.headers)
+                info.cost = _header_int(response.headers, "character-cost")
             received = 0
             async for chunk in self._guarded(response.aiter_bytes()):
                 received += len(chunk)

@@ -1,10 +1,8 @@
-"""Raw PCM from the API's stream (`pcm_48000`): played as it arrives, and kept as MP3.
-
-The stream is signed 16-bit little-endian samples at 48 kHz; how many channels the API sends is
-not documented (the sandbox sends one), so it is a setting. Discord plays 20 ms frames of
-48 kHz stereo. A `PcmFifo` sits between the two: the event loop pushes what the API sends, a
-player thread pulls frames at real time, and the loop waits when the player is far behind, so
-a stream faster than real time is not held whole in memory.
+"""PCM handed to voice: signed 16-bit little-endian samples at 48 kHz (`bot.music.decode`
+makes it from the API's MP3). Discord plays 20 ms frames of 48 kHz stereo. A `PcmFifo` sits
+between the two: the event loop pushes what was decoded, a player thread pulls frames at real
+time, and the loop waits when the player is far behind, so a stream faster than real time is
+not held whole in memory.
 """
 
 from __future__ import annotations
@@ -12,12 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from array import array
-from typing import Any
-
-import lameenc
-
-from .audio import AudioSpool
-from .waveform import LevelMeter
 
 RATE = 48_000
 SAMPLE_BYTES = 2
@@ -26,8 +18,6 @@ FRAME_SAMPLES = RATE * FRAME_MS // 1000
 # What Discord's encoder takes: one 20 ms frame of 48 kHz stereo.
 STEREO_FRAME_BYTES = FRAME_SAMPLES * 2 * SAMPLE_BYTES
 SILENCE = bytes(STEREO_FRAME_BYTES)
-# MP3 is encoded a second of audio at a time, in a worker thread.
-_ENCODE_SECONDS = 1
 
 
 def seconds_of(size: int, channels: int) -> float:
@@ -93,6 +83,15 @@ class PcmFifo:
         self._room.set()
 
     @property
+    def buffered(self) -> int:
+        """Bytes waiting to be played."""
+        return len(self._data)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
     def played_seconds(self) -> float:
         return self.frames_played * FRAME_MS / 1000
 
@@ -114,53 +113,3 @@ class PcmFifo:
         if room:
             self._loop.call_soon_threadsafe(self._room.set)
         return to_stereo(chunk, self.channels)
-
-
-class Mp3Writer:
-    """PCM in, MP3 out into an AudioSpool; LAME runs in a worker thread, a second at a time."""
-
-    def __init__(self, channels: int, kbps: int) -> None:
-        self.channels = channels
-        self.kbps = kbps
-        self.spool = AudioSpool()
-        self.pcm_bytes = 0
-        self._pending = bytearray()
-        self._block = _ENCODE_SECONDS * RATE * SAMPLE_BYTES * channels
-        self._encoder: Any = lameenc.Encoder()
-        self._encoder.set_bit_rate(kbps)
-        self._encoder.set_in_sample_rate(RATE)
-        self._encoder.set_channels(channels)
-        self._encoder.set_quality(5)
-        # The waveform's levels, measured in the encoder's thread from the same blocks.
-        self.meter = LevelMeter(rate=RATE, channels=channels)
-
-    async def write(self, pcm: bytes) -> None:
-        self.pcm_bytes += len(pcm)
-        self._pending += pcm
-        if len(self._pending) >= self._block:
-            await self.spool.write(await asyncio.to_thread(self._encode, self._take_whole()))
-
-    def _take_whole(self) -> bytes:
-        """What is pending, in whole samples of every channel (LAME takes nothing else); a
-        stream's chunks may end mid-sample, so the rest waits for the next."""
-        whole = len(self._pending) - len(self._pending) % (SAMPLE_BYTES * self.channels)
-        taken = bytes(self._pending[:whole])
-        del self._pending[:whole]
-        return taken
-
-    def _encode(self, pcm: bytes) -> bytes:
-        self.meter.feed(pcm)
-        return bytes(self._encoder.encode(pcm))
-
-    async def finish(self) -> AudioSpool:
-        """The whole MP3, rewound; the spool is the caller's to close."""
-        rest = self._take_whole()
-        self._pending.clear()
-        tail = await asyncio.to_thread(lambda: self._encode(rest) + bytes(self._encoder.flush()))
-        await self.spool.write(tail)
-        await self.spool.finish()
-        return self.spool
-
-    @property
-    def seconds(self) -> float:
-        return seconds_of(self.pcm_bytes, self.channels)

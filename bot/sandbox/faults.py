@@ -7,6 +7,9 @@ the seconds over which the audio is spread as it is sent (default 2), for `cut` 
 the audio sent before the connection drops (default 0.5), for `short` the fraction of the length
 sent as a complete answer (default 0.3); for every other fault ARG is how many
 identical requests fail before the next one succeeds (default: all of them).
+
+`fault:mono` is an option, not a fault, and combines with one: the audio has one channel
+instead of two (songs from the API are stereo).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ FAULTS = {
     "short": "answer 200 with only ARG of the audio (default 0.3), a complete but short file",
     "no_visual": "leave `waveform_visual` out of /detailed's metadata even when asked for",
 }
+# Options that change the audio and combine with a fault.
+OPTIONS = {"mono": "one channel of audio instead of two (the API's songs are stereo)"}
 
 _TOKEN = re.compile(r"fault:([a-z_]+)(?::([0-9.]+))?", re.IGNORECASE)
 
@@ -55,6 +60,10 @@ def find_fault(*texts: str) -> Fault | None:
             if name in FAULTS:
                 return Fault(name, float(match.group(2)) if match.group(2) else None)
     return None
+
+
+def has_option(name: str, *texts: str) -> bool:
+    return any(match.group(1).lower() == name for text in texts for match in _TOKEN.finditer(text))
 
 
 def strip_faults(text: str) -> str:

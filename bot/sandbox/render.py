@@ -125,23 +125,36 @@ def _bar(segment: Segment, seed: bytes, rate: int, layers: tuple[str, ...] = LAY
     return array("h", (max(-32767, min(32767, int(s * 32767))) for s in bar))
 
 
+def _stereo(mono: array[int]) -> array[int]:
+    """Two channels that differ (the right one quieter), interleaved."""
+    stereo = array("h", bytes(len(mono) * 4))
+    stereo[0::2] = mono
+    stereo[1::2] = array("h", (s * 3 // 4 for s in mono))
+    return stereo
+
+
 def _pcm(
-    segments: Sequence[Segment], seed: bytes, rate: int, layers: tuple[str, ...] = LAYERS
+    segments: Sequence[Segment],
+    seed: bytes,
+    rate: int,
+    channels: int = 1,
+    layers: tuple[str, ...] = LAYERS,
 ) -> bytes:
     parts = []
     for index, segment in enumerate(segments):
-        bar = _bar(segment, seed + index.to_bytes(2, "big"), rate, layers).tobytes()
-        need = (segment.duration_ms * rate // 1000) * 2
+        mono = _bar(segment, seed + index.to_bytes(2, "big"), rate, layers)
+        bar = (_stereo(mono) if channels == 2 else mono).tobytes()
+        need = (segment.duration_ms * rate // 1000) * 2 * channels
         repeats, rest = divmod(need, len(bar))
         parts.append(bar * repeats + bar[:rest])
     return b"".join(parts)
 
 
-def encode_mp3(pcm: bytes, rate: int, kbps: int) -> bytes:
+def encode_mp3(pcm: bytes, rate: int, kbps: int, channels: int = 1) -> bytes:
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(kbps)
     encoder.set_in_sample_rate(rate)
-    encoder.set_channels(1)
+    encoder.set_channels(channels)
     encoder.set_quality(7)
     return bytes(encoder.encode(pcm) + encoder.flush())
 
@@ -149,17 +162,20 @@ def encode_mp3(pcm: bytes, rate: int, kbps: int) -> bytes:
 def render_layers(
     segments: tuple[Segment, ...], seed: int, rate: int, kbps: int, layers: tuple[str, ...]
 ) -> bytes:
-    """MP3 of only some voices of the song `render` makes (empty `layers`: silence)."""
-    return encode_mp3(_pcm(segments, seed.to_bytes(8, "big"), rate, layers), rate, kbps)
+    """MP3 of only some voices of the song `render` makes (empty `layers`: silence), mono."""
+    return encode_mp3(_pcm(segments, seed.to_bytes(8, "big"), rate, 1, layers), rate, kbps)
 
 
 @lru_cache(maxsize=8)
-def render(segments: tuple[Segment, ...], seed: int, rate: int, kbps: int | None) -> bytes:
-    """MP3 (or raw s16le PCM when `kbps` is None) for the segments, same bytes every time."""
-    pcm = _pcm(segments, seed.to_bytes(8, "big"), rate)
+def render(
+    segments: tuple[Segment, ...], seed: int, rate: int, kbps: int | None, channels: int = 2
+) -> bytes:
+    """MP3 (or raw interleaved s16le PCM when `kbps` is None) for the segments, same bytes
+    every time; stereo, as the API's songs are, or mono."""
+    pcm = _pcm(segments, seed.to_bytes(8, "big"), rate, channels)
     if kbps is None:
         return pcm
-    return encode_mp3(pcm, rate, kbps)
+    return encode_mp3(pcm, rate, kbps, channels)
 
 
 def waveform_visual(segments: tuple[Segment, ...], seed: int, rate: int) -> list[int]:

@@ -31,7 +31,7 @@ from bot.music.models import (
 )
 
 from . import DEFAULT_API_KEY
-from .faults import Fault, find_fault, strip_faults
+from .faults import Fault, find_fault, has_option, strip_faults
 from .names import find_references, original_prompt
 from .plans import (
     plan_from_prompt,
@@ -81,6 +81,12 @@ class RecordedRequest:
     finished: float | None = None
 
 
+def _set_event() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class Sandbox:
     """The sandbox's state: its key, how it answers copyright refusals, and what it received."""
@@ -97,6 +103,10 @@ class Sandbox:
     in_flight: int = 0
     peak_in_flight: int = 0
     generation_started: asyncio.Event = field(default_factory=asyncio.Event)
+    # The API's time to first byte: every generation waits this long before it answers.
+    first_byte_delay: float = 0.0
+    # Cleared, generations wait before answering until it is set again (tests order things).
+    answering: asyncio.Event = field(default_factory=_set_event)
     # Songs composed with `store_for_inpainting`: song id -> length in ms (bounded, newest kept).
     stored_songs: OrderedDict[str, int] = field(default_factory=OrderedDict)
     # The songs it rendered, so stem separation can hand back their voices.
@@ -215,6 +225,9 @@ class Sandbox:
         shape: str,
         record: RecordedRequest,
     ) -> web.StreamResponse:
+        await self.answering.wait()
+        if self.first_byte_delay:
+            await asyncio.sleep(self.first_byte_delay)
         if fault is not None and fault.name == "slow":
             await asyncio.sleep(fault.arg if fault.arg is not None else 2.0)
 
@@ -233,7 +246,8 @@ class Sandbox:
         segments = plan_segments(plan)
         if self.fast_render:
             segments, seed = (Segment(plan.duration_ms, ("sandbox",)),), 0
-        audio = await asyncio.to_thread(render, segments, seed, rate, kbps)
+        channels = 1 if has_option("mono", *self._fault_texts(request, compose)) else 2
+        audio = await asyncio.to_thread(render, segments, seed, rate, kbps, channels)
         if kbps:
             self.stems.remember(audio, Rendered(segments, seed, rate))
         content_type = "audio/mpeg" if kbps else "audio/pcm"
@@ -328,13 +342,17 @@ class Sandbox:
     # -- faults and refusals ------------------------------------------------------------------
 
     def _fault(self, request: web.Request, compose: ComposeRequest) -> Fault | None:
+        return find_fault(*self._fault_texts(request, compose))
+
+    @staticmethod
+    def _fault_texts(request: web.Request, compose: ComposeRequest) -> list[str]:
         header = request.headers.get("x-sandbox-fault", "")
         texts = [header if header.startswith("fault:") or not header else f"fault:{header}"]
         if compose.prompt:
             texts.append(compose.prompt)
         if compose.composition_plan is not None:
             texts.append(json.dumps(compose.composition_plan.to_wire()))
-        return find_fault(*texts)
+        return texts
 
     def _refusal(
         self, fault: Fault | None, compose: ComposeRequest, body: dict[str, Any]

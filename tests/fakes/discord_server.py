@@ -20,11 +20,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.voice_server import VoiceServer
+from tests.fakes.voice_server import VoiceServer, VoiceSession
 
 GUILD_ID = 1100000000000000001
 CHANNEL_ID = 1100000000000000002
 VOICE_CHANNEL_ID = 1100000000000000006
+# A second voice channel, where a moderator may move the bot.
+OTHER_VOICE_CHANNEL_ID = 1100000000000000007
 APP_ID = 1100000000000000003
 MOD_ROLE_ID = 1100000000000000004
 DJ_ROLE_ID = 1100000000000000005
@@ -220,6 +222,8 @@ class FakeDiscord:
         # Who is in the voice channel (member id -> their voice session id), and the voice
         # server the bot is sent to when it joins.
         self.in_voice: dict[int, str] = {}
+        # Who is in another voice channel than VOICE_CHANNEL_ID.
+        self.voice_channel_of: dict[int, int] = {}
         self.voice_server: VoiceServer | None = None
         # What the bot asked of voice (op 4), in order: the channel id, or None to leave.
         self.voice_requests: list[int | None] = []
@@ -530,7 +534,14 @@ class FakeDiscord:
             ],
             "system_channel_id": str(channel_of(guild_id)),
             "channels": [self._channel_payload(guild_id)]
-            + ([self._voice_channel_payload()] if main else []),
+            + (
+                [
+                    self._voice_channel_payload(),
+                    self._voice_channel_payload(OTHER_VOICE_CHANNEL_ID, "Studio"),
+                ]
+                if main
+                else []
+            ),
             "members": [m.payload() for m in self.members],
             "emojis": [],
             "stickers": [],
@@ -543,11 +554,13 @@ class FakeDiscord:
             "guild_scheduled_events": [],
         }
 
-    def _voice_channel_payload(self) -> dict[str, Any]:
+    def _voice_channel_payload(
+        self, channel_id: int = VOICE_CHANNEL_ID, name: str = "Lounge"
+    ) -> dict[str, Any]:
         return {
-            "id": str(VOICE_CHANNEL_ID),
+            "id": str(channel_id),
             "type": 2,
-            "name": "Lounge",
+            "name": name,
             "position": 1,
             "guild_id": str(GUILD_ID),
             "permission_overwrites": [],
@@ -560,7 +573,9 @@ class FakeDiscord:
     def _voice_state(self, member: Member, *, channel: bool = True) -> dict[str, Any]:
         return {
             "guild_id": str(GUILD_ID),
-            "channel_id": str(VOICE_CHANNEL_ID) if channel else None,
+            "channel_id": (
+                str(self.voice_channel_of.get(member.id, VOICE_CHANNEL_ID)) if channel else None
+            ),
             "user_id": str(member.id),
             "member": member.payload(),
             "session_id": self.in_voice.get(member.id, "gone"),
@@ -573,14 +588,17 @@ class FakeDiscord:
             "request_to_speak_timestamp": None,
         }
 
-    async def join_voice(self, member: Member) -> None:
-        """`member` joins the voice channel, as their client would tell everyone."""
+    async def join_voice(self, member: Member, channel_id: int = VOICE_CHANNEL_ID) -> None:
+        """`member` joins a voice channel, as their client would tell everyone."""
         self.in_voice[member.id] = f"session-{member.id}"
+        if channel_id != VOICE_CHANNEL_ID:
+            self.voice_channel_of[member.id] = channel_id
         await self._broadcast("VOICE_STATE_UPDATE", self._voice_state(member))
 
     async def leave_voice(self, member: Member) -> None:
         state = self._voice_state(member, channel=False)
         self.in_voice.pop(member.id, None)
+        self.voice_channel_of.pop(member.id, None)
         await self._broadcast("VOICE_STATE_UPDATE", state)
 
     async def _voice_state_request(self, data: dict[str, Any]) -> None:
@@ -590,9 +608,35 @@ class FakeDiscord:
         if channel_id is None:
             await self.leave_voice(BOT)
             return
-        assert int(channel_id) == VOICE_CHANNEL_ID, "there is one voice channel"
         assert self.voice_server is not None, "no voice server: start the fake with one"
-        session = self.voice_server.hand_out(GUILD_ID, BOT.id)
+        if int(channel_id) != VOICE_CHANNEL_ID:
+            self.voice_channel_of[BOT.id] = int(channel_id)
+        # Asking again while in the channel (a resume) keeps the session, as Discord does.
+        current = self.in_voice.get(BOT.id)
+        session = next(
+            (s for s in self.voice_server.sessions.values() if s.session_id == current), None
+        ) or self.voice_server.hand_out(GUILD_ID, BOT.id, int(channel_id))
+        await self._send_voice_session(session)
+
+    async def move_bot(self, channel_id: int) -> None:
+        """A moderator drags the bot to another voice channel: its new voice state, its voice
+        connection closed with 4014, and a voice server for the new channel."""
+        assert self.voice_server is not None
+        self.voice_channel_of[BOT.id] = channel_id
+        await self._broadcast("VOICE_STATE_UPDATE", self._voice_state(BOT))
+        await self.voice_server.close_connections(4014)
+        await self._send_voice_session(self.voice_server.hand_out(GUILD_ID, BOT.id, channel_id))
+
+    async def move_voice_server(self) -> None:
+        """Discord moves the call to another voice server: a new session, announced mid-call
+        with VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE."""
+        assert self.voice_server is not None
+        await self._send_voice_session(
+            self.voice_server.hand_out(GUILD_ID, BOT.id, VOICE_CHANNEL_ID)
+        )
+
+    async def _send_voice_session(self, session: VoiceSession) -> None:
+        assert self.voice_server is not None
         self.in_voice[BOT.id] = session.session_id
         await self._broadcast("VOICE_STATE_UPDATE", self._voice_state(BOT))
         await self._broadcast(

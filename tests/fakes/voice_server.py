@@ -3,9 +3,12 @@
 The voice gateway v8 over TLS (wss://, a test CA): HELLO, IDENTIFY (the token and session the
 main gateway handed out), READY with an SSRC and a UDP port, SELECT_PROTOCOL, and a
 SESSION_DESCRIPTION with a secret key, `aead_xchacha20_poly1305_rtpsize` and
-`dave_protocol_version` 0 (no end-to-end encryption), heartbeats and SPEAKING. On UDP: IP
-discovery, then RTP packets, each checked and decrypted as Discord would, and kept with the
-moment it arrived. Decoding the Opus audio is the test's business (`heard_pcm`).
+`dave_protocol_version` 1, as Discord's voice channels have since March 2026: the server plays
+Discord's external sender and a listener member of the call decrypts every frame the bot sends
+end to end (`tests.fakes.dave`). `VoiceServer(ca, dave=False)` answers 0, as a stage channel
+does. Heartbeats and SPEAKING. On UDP: IP discovery, then RTP packets, each checked and
+decrypted as Discord (transport) and the listener (DAVE) would, and kept with the moment it
+arrived. Decoding the Opus audio is the test's business (`heard_pcm`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import discord
 from aiohttp import WSMsgType, web
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
+from tests.fakes.dave import DaveCall, ExternalSender
 from tests.fakes.tls import LocalCA
 
 MODE = "aead_xchacha20_poly1305_rtpsize"
@@ -39,6 +43,8 @@ class RtpPacket:
     timestamp: int
     ssrc: int
     opus: bytes
+    # Whether the frame was end-to-end encrypted (DAVE) before the listener decrypted it.
+    e2ee: bool = False
 
     @property
     def silent(self) -> bool:
@@ -51,8 +57,11 @@ class VoiceSession:
 
     guild_id: int
     user_id: int
+    channel_id: int
     session_id: str
     token: str
+    max_dave_version: int = 0
+    call: DaveCall | None = None
     ssrc: int = 0
     secret_key: bytes = b""
     identified: bool = False
@@ -110,8 +119,14 @@ def _discovery_reply(request: bytes, addr: tuple[str, int]) -> bytes:
 
 
 class VoiceServer:
-    def __init__(self, ca: LocalCA) -> None:
+    def __init__(self, ca: LocalCA, *, dave: bool = True) -> None:
         self._ca = ca
+        self.dave = dave
+        self.sender = ExternalSender()
+        # Close every IDENTIFY with this code (4017: DAVE required), as Discord would.
+        self.refuse_with: int | None = None
+        self.identifies = 0
+        self.resumes = 0
         self.sessions: dict[str, VoiceSession] = {}
         self.packets: list[RtpPacket] = []
         self.rejected: list[str] = []
@@ -147,11 +162,31 @@ class VoiceServer:
             await asyncio.to_thread(self._udp.join)
             self._udp.sock.close()
 
-    def hand_out(self, guild_id: int, user_id: int) -> VoiceSession:
+    async def close_connections(self, code: int) -> None:
+        """Close every live voice gateway connection with `code`, as Discord may mid-call;
+        1006 drops the connection without a close frame (a network blip)."""
+        for ws in list(self._sockets):
+            if code == 1006:
+                transport = ws._req.transport if ws._req is not None else None
+                if transport is not None:
+                    transport.abort()
+            else:
+                await ws.close(code=code)
+
+    def hand_out(self, guild_id: int, user_id: int, channel_id: int) -> VoiceSession:
         """A session for the main gateway's VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE."""
-        session = VoiceSession(guild_id, user_id, os.urandom(8).hex(), os.urandom(8).hex())
+        session = VoiceSession(
+            guild_id, user_id, channel_id, os.urandom(8).hex(), os.urandom(8).hex()
+        )
         self.sessions[session.token] = session
         return session
+
+    @property
+    def call(self) -> DaveCall:
+        """The end-to-end encrypted call of the latest voice connection."""
+        calls = [s.call for s in self.sessions.values() if s.call is not None]
+        assert calls, "no DAVE call: the bot has not connected with protocol 1"
+        return calls[-1]
 
     async def wait_for(self, predicate: Any, timeout: float = 20.0) -> Any:
         """Wait until `predicate()` is truthy (re-checked after every packet); return it."""
@@ -182,18 +217,31 @@ class VoiceServer:
             seq += 1
             await ws.send_str(json.dumps({"op": op, "d": data, "seq": seq}))
 
+        async def send_binary(op: int, payload: bytes) -> None:
+            nonlocal seq
+            seq += 1
+            await ws.send_bytes(struct.pack(">HB", seq, op) + payload)
+
         await send(8, {"heartbeat_interval": 13750.0})
         session: VoiceSession | None = None
         try:
             async for message in ws:
+                if message.type == WSMsgType.BINARY and session is not None and session.call:
+                    await self._binary(session.call, message.data)
+                    await self._notify()
+                    continue
                 if message.type != WSMsgType.TEXT:
                     continue
                 payload = json.loads(message.data)
                 op, data = payload["op"], payload.get("d") or {}
                 if op == 0:
+                    self.identifies += 1
                     session = self._identify(data)
                     if session is None:
                         await ws.close(code=4004, message=b"Authentication failed")
+                        break
+                    if self.refuse_with is not None:
+                        await ws.close(code=self.refuse_with, message=b"E2EE/DAVE required")
                         break
                     await send(
                         2,
@@ -212,21 +260,56 @@ class VoiceServer:
                         await ws.close(code=4016, message=b"Unknown encryption mode")
                         break
                     session.secret_key = os.urandom(32)
-                    await send(
-                        4,
-                        {
-                            "mode": MODE,
-                            "secret_key": list(session.secret_key),
-                            "dave_protocol_version": 0,
-                        },
-                    )
+                    version = 1 if self.dave and session.max_dave_version >= 1 else 0
+                    if version:
+                        session.call = DaveCall(
+                            self.sender, session.channel_id, session.user_id, send, send_binary
+                        )
+                    await send(4, _description(session))
+                elif op == 7:
+                    # RESUME after a close such as 4015: the same session, keys and SSRC.
+                    session = self._resume(data)
+                    if session is None:
+                        await ws.close(code=4006, message=b"Session no longer valid")
+                        break
+                    if session.call is not None:
+                        session.call.rebind(send, send_binary)
+                    await send(9, None)
                 elif op == 3:
                     await send(6, {"t": data.get("t")})
                 elif op == 5 and session is not None:
                     session.speaking.append(int(data.get("speaking", 0)))
+                elif op == 23 and session is not None and session.call is not None:
+                    await session.call.transition_ready(int(data["transition_id"]))
+                elif op == 31 and session is not None and session.call is not None:
+                    session.call.invalid_commit(int(data["transition_id"]))
+                await self._notify()
         finally:
             self._sockets.remove(ws)
         return ws
+
+    async def _binary(self, call: DaveCall, data: bytes) -> None:
+        """The bot's DAVE frames: `[opcode][payload]`."""
+        try:
+            if data[0] == 26:
+                await call.key_package(data[1:])
+            elif data[0] == 28:
+                await call.commit_welcome(data[1:])
+        except Exception as exc:
+            self.rejected.append(f"DAVE op {data[0]}: {exc}")
+
+    def _resume(self, data: dict[str, Any]) -> VoiceSession | None:
+        session = self.sessions.get(str(data.get("token")))
+        if (
+            session is None
+            or not session.secret_key
+            or data.get("session_id") != session.session_id
+            or str(data.get("server_id")) != str(session.guild_id)
+        ):
+            self.rejected.append("resume")
+            return None
+        self.resumes += 1
+        return session
 
     def _identify(self, data: dict[str, Any]) -> VoiceSession | None:
         session = self.sessions.get(str(data.get("token")))
@@ -238,6 +321,7 @@ class VoiceServer:
         ):
             self.rejected.append("identify")
             return None
+        session.max_dave_version = int(data.get("max_dave_protocol_version") or 0)
         session.ssrc = int.from_bytes(os.urandom(3), "big") + 1
         session.identified = True
         self.identified.set()
@@ -262,12 +346,28 @@ class VoiceServer:
         except Exception:
             self.rejected.append("a packet that does not decrypt")
             return
-        self.packets.append(RtpPacket(arrived, sequence, timestamp, ssrc, opus))
+        e2ee = False
+        if session.call is not None:
+            frame, e2ee = session.call.decrypt(opus)
+            if frame is None:
+                self.rejected.append("a frame a listener could not decrypt")
+                return
+            opus = frame
+        self.packets.append(RtpPacket(arrived, sequence, timestamp, ssrc, opus, e2ee))
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+
+def _description(session: VoiceSession) -> dict[str, Any]:
+    """SESSION_DESCRIPTION: the transport key, and DAVE's version (1 when the call has one)."""
+    return {
+        "mode": MODE,
+        "secret_key": list(session.secret_key),
+        "dave_protocol_version": 1 if session.call is not None else 0,
+    }
 
 
 def heard_pcm(packets: list[RtpPacket]) -> bytes:

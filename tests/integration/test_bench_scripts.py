@@ -23,6 +23,7 @@ RUNS = {
     "jam": ["--members", "4", "--generation", "0.1", "--length", "3"],
     "client_memory": ["--lengths", "5", "--runs", "1"],
     "voice": ["--length", "3", "--generation", "1", "--runs", "1"],
+    "jams": ["--counts", "2", "--length", "8"],
 }
 EXPECTED = {
     "overhead": ["[bot]", "[naive]", "overhead", "while streaming"],
@@ -31,6 +32,7 @@ EXPECTED = {
     "jam": ["through the bot", "first answer"],
     "client_memory": ["MusicClient"],
     "voice": ["[bot  ] command -> first audio", "[naive] API first byte -> first audio"],
+    "jams": ["2 jams: CPU", "underrun frames", "late packets"],
 }
 
 

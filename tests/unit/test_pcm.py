@@ -6,17 +6,13 @@ import asyncio
 import threading
 from array import array
 
-import pytest
-
 from bot.music.pcm import (
     FRAME_SAMPLES,
     SILENCE,
     STEREO_FRAME_BYTES,
-    Mp3Writer,
     PcmFifo,
     to_stereo,
 )
-from tests.audio import mp3_seconds
 
 MONO_FRAME = FRAME_SAMPLES * 2
 
@@ -85,16 +81,3 @@ async def test_the_player_thread_reads_while_the_loop_pushes() -> None:
     await asyncio.to_thread(thread.join)
     firsts = [array("h", f)[0] for f in frames]
     assert firsts == list(range(1, 51)), "every frame, once, in order"
-
-
-async def test_the_mp3_lasts_as_long_as_the_pcm() -> None:
-    writer = Mp3Writer(1, 128)
-    pcm = tone(150)  # 3 s, arriving in pieces cut anywhere, as a stream's are
-    for start in range(0, len(pcm), 33_333):
-        await writer.write(pcm[start : start + 33_333])
-    spool = await writer.finish()
-    try:
-        assert writer.seconds == pytest.approx(3.0, abs=0.001)
-        assert mp3_seconds(await spool.read()) == pytest.approx(3.0, abs=0.1)
-    finally:
-        spool.close()

@@ -36,12 +36,15 @@ from .escape import (
     relative_time,
 )
 from .jam import (
+    E2EE_REQUIRED,
     JOIN_VOICE_FIRST,
     NO_JAM,
     ONLY_STARTER,
     STOPPING,
     could_not_join,
+    encryption_required,
     jam_ended,
+    jam_moved,
     jam_running,
     jam_started,
     needs_voice_permissions,
@@ -90,6 +93,7 @@ from .refusals import (
 
 __all__ = [
     "COPIED_PLAN_HEADING",
+    "E2EE_REQUIRED",
     "JOIN_VOICE_FIRST",
     "LATE_NOTE",
     "LATE_TRACK",
@@ -129,9 +133,11 @@ __all__ = [
     "could_not_join",
     "done",
     "duration",
+    "encryption_required",
     "inert",
     "interrupted",
     "jam_ended",
+    "jam_moved",
     "jam_running",
     "jam_started",
     "log_channel_set",

@@ -28,6 +28,23 @@ def could_not_join(voice_channel_id: int) -> str:
     return f"🔇 I couldn't join {channel(voice_channel_id)}. Please try again in a minute."
 
 
+E2EE_REQUIRED = (
+    "Discord requires an end-to-end encrypted voice version this bot doesn't support yet. "
+    "An admin needs to update the bot (its discord.py and davey)"
+)
+
+
+def encryption_required(voice_channel_id: int) -> str:
+    return f"🔒 I can't play in {channel(voice_channel_id)}: {E2EE_REQUIRED}."
+
+
+def jam_moved(from_channel_id: int, to_channel_id: int) -> str:
+    return (
+        f"🔀 I was moved from {channel(from_channel_id)} to {channel(to_channel_id)}: "
+        f"the jam goes on there. Join {channel(to_channel_id)} to listen and add tracks."
+    )
+
+
 def jam_started(voice_channel_id: int) -> str:
     return (
         f"🎶 Jam started in {channel(voice_channel_id)}. Everyone in the channel: "
@@ -56,6 +73,8 @@ def jam_ended(voice_channel_id: int, reason: jam_rules.EndReason, waiting: int) 
             why = f"stopped by <@{user_id}>"
         case jam_rules.Disconnected():
             why = "I was disconnected from voice"
+        case jam_rules.EncryptionRequired():
+            why = E2EE_REQUIRED[0].lower() + E2EE_REQUIRED[1:]
         case jam_rules.Idle(seconds=seconds):
             why = f"nobody was listening for {duration(seconds)}"
         case jam_rules.Restarting():

@@ -99,7 +99,7 @@ async def open_core(path: Path, music: MusicClient) -> AsyncIterator[Core]:
                     plans=plans,
                     compose=service,
                     track_orders=TrackOrders(tracks, suggestions, jobs),
-                    jams=Jams(composer, pcm_channels=1),
+                    jams=Jams(composer),
                 )
             finally:
                 await stop(composer)

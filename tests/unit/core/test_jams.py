@@ -84,6 +84,9 @@ async def test_jam_turns_go_to_the_member_served_least_recently(core: Core) -> N
 
 
 async def test_jam_turns_in_play_order_through_compose(core: Core) -> None:
+    # The fair order itself: no next stream started ahead (a prefetched track is chosen, by
+    # the same rule, when its stream starts, and then keeps its place).
+    core.jams.prefetch_seconds = 0
     speaker = FakeSpeaker()
     jam = start(core, speaker)
     deliver = Deliver()
@@ -189,6 +192,8 @@ async def test_who_may_stop_a_jam(core: Core) -> None:
 
 
 async def test_ending_a_jam_refunds_what_waits(core: Core) -> None:
+    # A track whose stream had not started (no prefetch here; a prefetched one is posted).
+    core.jams.prefetch_seconds = 0
     speaker = FakeSpeaker()
     ended = Ended()
     core.jams.on_ended = ended
