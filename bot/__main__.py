@@ -35,7 +35,8 @@ from bot.music.models import (
     ModelId,
     OutputFormat,
 )
-from bot.music.plans import Plan, plan_from_json
+from bot.music.plan_files import plan_from_json
+from bot.music.plans import Plan
 from bot.sandbox import DEFAULT_API_KEY
 
 log = logging.getLogger("bot")

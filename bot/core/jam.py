@@ -25,7 +25,8 @@ from typing import Protocol
 
 from bot.music import Track
 from bot.music.audio import AudioSpool
-from bot.music.client import StreamInfo, check_length
+from bot.music.checks import check_length
+from bot.music.client import StreamInfo
 from bot.music.decode import CHANNELS, Mp3Decoder, UndecodableAudio
 from bot.music.errors import StreamBroken, UnplayableAudio
 from bot.music.pcm import RATE, PcmFifo

@@ -6,11 +6,9 @@ import asyncio
 import json
 import logging
 import time
-import zipfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 import httpx
@@ -18,17 +16,16 @@ import pydantic
 from pydantic import SecretStr
 
 from .audio import SPOOL_MEMORY_BYTES, AudioSpool
+from .checks import check_audio, read_stems
 from .errors import (
     InvalidInput,
     MusicError,
     StreamBroken,
     TransportError,
-    UnplayableAudio,
     error_from_response,
 )
 from .models import (
     DEFAULT_MODEL,
-    STEM_NAMES,
     STEM_OUTPUT_FORMATS,
     ChunkPlan,
     ComposeRequest,
@@ -58,8 +55,6 @@ DEFAULT_OUTPUT_FORMAT: OutputFormat = "mp3_44100_128"
 # A ten-minute song can take minutes before the first byte; connecting must not.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=30.0)
 DEFAULT_TOTAL_TIMEOUT = 900.0
-# How far a track's length may be from the asked length (or 15 % of it, if more).
-AUDIO_LENGTH_TOLERANCE_S = 1.5
 # A refused plan comes back with a suggested plan, which can be as large as a plan (~500 KiB).
 _ERROR_BODY_LIMIT = 2 * 1024 * 1024
 
@@ -143,7 +138,7 @@ class MusicClient:
             spool = AudioSpool(self._spool_memory)
             try:
                 await self._download(response.aiter_bytes(), spool)
-                await _check_audio(spool, request, output_format)
+                await check_audio(spool, request, output_format)
             except BaseException:
                 spool.close()
                 raise
@@ -176,7 +171,7 @@ class MusicClient:
                 await spool.finish()
                 if spool.size == 0:
                     raise StreamBroken("the answer held no audio")
-                await _check_audio(spool, request, output_format)
+                await check_audio(spool, request, output_format)
                 metadata = self._metadata(head.metadata_json)
             except TruncatedMultipart as exc:
                 spool.close()
@@ -266,7 +261,7 @@ class MusicClient:
             spool = AudioSpool(self._spool_memory)
             try:
                 await self._download(response.aiter_bytes(), spool)
-                return await asyncio.to_thread(_read_stems, spool, variation)
+                return await asyncio.to_thread(read_stems, spool, variation)
             finally:
                 spool.close()
 
@@ -408,50 +403,6 @@ class MusicClient:
             request_id=_request_id(headers),
             cost=_header_int(headers, "character-cost"),
             expected_duration_ms=request.expected_duration_ms,
-        )
-
-
-async def _check_audio(spool: AudioSpool, request: ComposeRequest, output_format: str) -> None:
-    """Refuse MP3 that is not MP3, or far from the asked length (a proxy's error page, a cut
-    file): better a clear error than a broken track uploaded and charged."""
-    if not output_format.startswith("mp3_") and output_format != "auto":
-        return
-    seconds = await spool.mp3_seconds()
-    if seconds is None:
-        raise UnplayableAudio("the music service's answer is not MP3 audio")
-    check_length(seconds, request.expected_duration_ms)
-
-
-def _read_stems(spool: AudioSpool, variation: StemVariation) -> list[Stem]:
-    """The stems in the API's ZIP, in the variation's order (any others after)."""
-    order = STEM_NAMES[variation]
-    try:
-        with zipfile.ZipFile(spool.fileobj()) as archive:
-            stems = [
-                Stem(PurePosixPath(info.filename).stem, archive.read(info))
-                for info in archive.infolist()
-                if not info.is_dir() and info.filename.lower().endswith(".mp3")
-            ]
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise StreamBroken(f"the stems could not be read ({exc})") from None
-    if not stems:
-        raise StreamBroken("the answer held no stems")
-    rank = {name: n for n, name in enumerate(order)}
-    return sorted(stems, key=lambda stem: rank.get(stem.name, len(order)))
-
-
-def length_is_off(seconds: float, expected_ms: int) -> bool:
-    """Whether audio of `seconds` is too far from the `expected_ms` asked for to be it."""
-    expected = expected_ms / 1000
-    return abs(seconds - expected) > max(AUDIO_LENGTH_TOLERANCE_S, 0.15 * expected)
-
-
-def check_length(seconds: float, expected_ms: int | None) -> None:
-    """UnplayableAudio when the audio is far from the asked length (a cut or padded file)."""
-    if expected_ms is not None and length_is_off(seconds, expected_ms):
-        raise UnplayableAudio(
-            f"the music service's audio lasts {seconds:.1f} s; "
-            f"{expected_ms / 1000:.0f} s were asked for"
         )
 
 

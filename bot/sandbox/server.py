@@ -47,6 +47,7 @@ from .wire import (
     error_response,
     json_response,
     read_body,
+    send_audio,
     validation_error,
     validation_errors,
 )
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 DEFAULT_LENGTH_MS = 30_000
 SERVER_DEFAULT_MODEL = "music_v1"
 STEMS_PATH = "/v1/music/stem-separation"
-_CHUNK = 16 * 1024
 _STORED_SONGS = 1_000
 # Faults that change how a successful answer is sent, not whether it succeeds.
 _SHAPING_FAULTS = ("slow", "pace", "cut", "html", "short", "no_visual")
@@ -79,6 +79,10 @@ class RecordedRequest:
     # When the first byte of audio went out (a stream starts playing then).
     first_byte: float | None = None
     finished: float | None = None
+
+    def sent_first_byte(self) -> None:
+        if self.first_byte is None:
+            self.first_byte = time.monotonic()
 
 
 def _set_event() -> asyncio.Event:
@@ -267,7 +271,7 @@ class Sandbox:
 
         if shape == "audio":
             headers["Content-Type"] = content_type
-            return await _send(request, [audio], headers, record, cut, pace)
+            return await send_audio(request, [audio], headers, record.sent_first_byte, cut, pace)
         boundary = uuid.uuid4().hex
         metadata: dict[str, Any] = {
             "composition_plan": plan.to_wire(),
@@ -293,7 +297,7 @@ class Sandbox:
             f"\r\n--{boundary}--\r\n".encode(),
         ]
         headers["Content-Type"] = f"multipart/mixed; boundary={boundary}"
-        return await _send(request, parts, headers, record, cut, pace)
+        return await send_audio(request, parts, headers, record.sent_first_byte, cut, pace)
 
     async def _plan(self, request: web.Request) -> web.Response:
         refused = authorize(request, self.api_key)
@@ -447,41 +451,6 @@ class Sandbox:
             "The prompt contains copyrighted material.",
             data={"prompt_suggestion": suggestion},
         )
-
-
-async def _send(
-    request: web.Request,
-    parts: list[bytes],
-    headers: dict[str, str],
-    record: RecordedRequest,
-    cut: float | None,
-    pace: float | None = None,
-) -> web.StreamResponse:
-    response = web.StreamResponse(status=200, headers=headers)
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    total = sum(len(part) for part in parts)
-    limit = total if cut is None else int(total * min(max(cut, 0.0), 1.0))
-    sent = 0
-    began = time.monotonic()
-    for part in parts:
-        view = memoryview(part)[: max(0, limit - sent)]
-        for start in range(0, len(view), _CHUNK):
-            await response.write(view[start : start + _CHUNK])
-            if record.first_byte is None:
-                record.first_byte = time.monotonic()
-            if pace is not None and total:
-                # Keep to the pace: this many bytes are due by now, no sooner.
-                due = began + pace * (sent + start + _CHUNK) / total
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-        sent += len(view)
-    if cut is not None:
-        # Drop the connection without the closing chunk: the client sees a broken stream.
-        if request.transport is not None:
-            request.transport.abort()
-        return response
-    await response.write_eof()
-    return response
 
 
 async def serve(

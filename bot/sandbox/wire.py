@@ -3,8 +3,11 @@ the key check, and reading a JSON body."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
@@ -78,3 +81,43 @@ async def read_body(request: web.Request) -> tuple[dict[str, Any] | None, web.Re
     if not isinstance(body, dict):
         return None, validation_error(("body",), "Input should be a valid dictionary")
     return body, None
+
+
+# What the sandbox writes at a time while streaming.
+_CHUNK = 16 * 1024
+
+
+async def send_audio(
+    request: web.Request,
+    parts: list[bytes],
+    headers: dict[str, str],
+    first_byte: Callable[[], None],
+    cut: float | None,
+    pace: float | None = None,
+) -> web.StreamResponse:
+    """Stream the audio as the API does (chunked), spread over `pace` seconds, or cut after
+    fraction `cut` by dropping the connection; `first_byte()` once the first bytes are out."""
+    response = web.StreamResponse(status=200, headers=headers)
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    total = sum(len(part) for part in parts)
+    limit = total if cut is None else int(total * min(max(cut, 0.0), 1.0))
+    sent = 0
+    began = time.monotonic()
+    for part in parts:
+        view = memoryview(part)[: max(0, limit - sent)]
+        for start in range(0, len(view), _CHUNK):
+            await response.write(view[start : start + _CHUNK])
+            first_byte()
+            if pace is not None and total:
+                # Keep to the pace: this many bytes are due by now, no sooner.
+                due = began + pace * (sent + start + _CHUNK) / total
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+        sent += len(view)
+    if cut is not None:
+        # Drop the connection without the closing chunk: the client sees a broken stream.
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    await response.write_eof()
+    return response

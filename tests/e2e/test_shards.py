@@ -107,6 +107,15 @@ async def processes(
             await process.stop()
 
 
+async def identified(fake: FakeDiscord, bots: list[BotProcess], shards: set[int]) -> None:
+    """Both shards identified; on a timeout, what the processes logged says why."""
+    try:
+        await fake.wait_for(lambda: fake.identified_shards() == shards, timeout=60)
+    except TimeoutError:
+        logs = "\n".join(f"--- process {i}:\n{bot.log[-3000:]}" for i, bot in enumerate(bots))
+        pytest.fail(f"shards {fake.identified_shards()} of {shards} identified\n{logs}")
+
+
 async def rows(url: str, query: str) -> list[tuple[Any, ...]]:
     async with open_database(url) as database:
         found = await database.read(lambda connection: connection.exec_driver_sql(query).all())
@@ -159,7 +168,7 @@ async def test_two_processes_one_shard_each_answer_everyone_once(
             DEFAULT_QUOTA_TRACKS="1",
         ) as bots,
     ):
-        await fake.wait_for(lambda: fake.identified_shards() == {0, 1}, timeout=30)
+        await identified(fake, bots, {0, 1})
         first, second = sorted(fake.identifies, key=lambda i: i.at)
         assert {(first.shard_id, first.shard_count), (second.shard_id, second.shard_count)} == {
             (0, 2),
@@ -226,7 +235,7 @@ async def test_a_killed_process_is_taken_over_and_its_member_told_in_their_reply
             JOB_LEASE_SECONDS="2",
         ) as bots,
     ):
-        await fake.wait_for(lambda: fake.identified_shards() == {0, 1}, timeout=30)
+        await identified(fake, bots, {0, 1})
         # GUILD_ID is on shard 1: the second process composes it.
         sent = await fake.slash(
             ALICE, "music", "compose", {"prompt": "lofi fault:slow:60", "length": 3}
