@@ -131,9 +131,10 @@ async def sync_if_changed(tree: app_commands.CommandTree, registry: CommandRegis
         return False
     try:
         synced = await tree.sync()
-    except discord.HTTPException as exc:
+        await registry.registered(digest)
+    except Exception as exc:
+        # Never a reason not to start: the commands registered last time still work.
         log.warning("could not register the commands (%s); `python -m bot sync` does it", exc)
         return False
-    await registry.registered(digest)
     log.info("registered %d command(s) with Discord: their definitions changed", len(synced))
     return True

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, select
 
 from .database import Database
 from .schema import app_commands
+from .sql import upsert
 
 
 class CommandRegistry:
@@ -23,9 +24,16 @@ class CommandRegistry:
 
     async def registered(self, digest: str, scope: str = "global") -> None:
         def keep(connection: Connection) -> None:
-            connection.execute(delete(app_commands).where(app_commands.c.scope == scope))
+            # An upsert: processes starting together may both register the same commands.
+            now = time.time()
             connection.execute(
-                app_commands.insert().values(scope=scope, digest=digest, synced_at=time.time())
+                upsert(
+                    connection.dialect.name,
+                    app_commands,
+                    {"scope": scope, "digest": digest, "synced_at": now},
+                    keys=["scope"],
+                    update={"digest": digest, "synced_at": now},
+                )
             )
 
         await self._db.write(keep)
