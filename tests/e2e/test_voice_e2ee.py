@@ -116,8 +116,10 @@ async def test_a_corrupted_commit_is_reported_and_the_bot_rejoins_encrypted(
     await voice_server.wait_for(lambda: call.invalid and call.key_packages == 2)
     assert call.invalid[0] != 0
     await voice_server.wait_for(lambda: call.commits == 2)
-    after = await audio_after(voice_server, len(voice_server.packets))
-    assert all(p.e2ee for p in after)
+    # A few frames sent while the new group was being welcomed may still be in flight (DAVE
+    # lets them pass unencrypted during a transition); from then on, every one is encrypted.
+    after = (await audio_after(voice_server, len(voice_server.packets), 35))[10:]
+    assert after and all(p.e2ee for p in after)
     assert sorted(lst.user_id for lst in call.listeners) == sorted([LISTENER_ID, BOB.id])
     assert all(lst.decrypted >= len(after) and not lst.failures for lst in call.listeners)
     await posted_whole(discord_fake, compose, voice_server)
