@@ -20,9 +20,11 @@ from bot.core.refusals import Refused
 from bot.core.track_orders import TrackOrders
 from bot.delivery import ProgressMessage, report
 from bot.music.models import Stem
-from bot.tree import requester, send_ephemeral, upload_limit
+from bot.tree import requester, send_ephemeral
 from bot.ui import text
 from bot.ui.buttons import StemsMenu
+
+from .tracks import accept_button
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -54,20 +56,10 @@ class StemsCog(commands.Cog):
     async def stems(self, interaction: discord.Interaction, track_id: str, count: int) -> None:
         """The chosen stems, posted publicly in one message (or more, if the files need)."""
         found = await self._orders.stems(requester(interaction), track_id, count)
-        if isinstance(found, Refused):
-            await send_ephemeral(interaction, text.refusal(found.reason))
+        accepted = await accept_button(self._compose, interaction, found)
+        if accepted is None:
             return
-        assert found.track is not None
-        accepted = await self._compose.accept(
-            requester(interaction),
-            found.order,
-            upload_limit(interaction),
-            owner_id=found.owner_id,
-            once=found.once,
-        )
-        if isinstance(accepted, Refused):
-            await send_ephemeral(interaction, text.refusal(accepted.reason))
-            return
+        assert not isinstance(found, Refused) and found.track is not None
         try:
             await interaction.response.defer()
             followup = await interaction.followup.send(

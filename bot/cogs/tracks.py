@@ -59,6 +59,27 @@ PROGRESS_INTERVAL = 5.0
 MAX_FILES = 10
 
 
+async def accept_button(
+    compose: ComposeService, interaction: discord.Interaction, found: ButtonOrder | Refused
+) -> Accepted | None:
+    """A button's order accepted for its presser (quota, owner, once-claim), or None after
+    telling them why not."""
+    if isinstance(found, Refused):
+        await send_ephemeral(interaction, text.refusal(found.reason))
+        return None
+    accepted = await compose.accept(
+        requester(interaction),
+        found.order,
+        upload_limit(interaction),
+        owner_id=found.owner_id,
+        once=found.once,
+    )
+    if isinstance(accepted, Refused):
+        await send_ephemeral(interaction, text.refusal(accepted.reason))
+        return None
+    return accepted
+
+
 class TracksCog(commands.Cog):
     def __init__(
         self,
@@ -221,19 +242,10 @@ class TracksCog(commands.Cog):
         A compose-once button is shown spent at once, and usable again when its track is not
         delivered. `clear_menu` empties the pressed message (a private menu).
         """
-        if isinstance(found, Refused):
-            await send_ephemeral(interaction, text.refusal(found.reason))
+        accepted = await accept_button(self._compose, interaction, found)
+        if accepted is None:
             return
-        accepted = await self._compose.accept(
-            requester(interaction),
-            found.order,
-            upload_limit(interaction),
-            owner_id=found.owner_id,
-            once=found.once,
-        )
-        if isinstance(accepted, Refused):
-            await send_ephemeral(interaction, text.refusal(accepted.reason))
-            return
+        assert not isinstance(found, Refused)
         try:
             if found.once is not None or clear_menu:
                 spent = self._view(found, spent=True) if found.once else discord.ui.View()
