@@ -178,7 +178,8 @@ def render(
     return encode_mp3(pcm, rate, kbps, channels)
 
 
-def waveform_visual(segments: tuple[Segment, ...], seed: int, rate: int) -> list[int]:
+@lru_cache(maxsize=8)
+def waveform_visual(segments: tuple[Segment, ...], seed: int, rate: int) -> tuple[int, ...]:
     """What `/detailed` sends as `waveform_visual` for the song `render` makes: 4 values a
     second, −1000…1000 (here the signed sample of the largest magnitude in each quarter)."""
     pcm = array("h", _pcm(segments, seed.to_bytes(8, "big"), rate))
@@ -189,4 +190,4 @@ def waveform_visual(segments: tuple[Segment, ...], seed: int, rate: int) -> list
         high, low = max(part), min(part)
         peak = high if high >= -low else low
         visual.append(round(peak * 1000 / 32768))
-    return visual
+    return tuple(visual)

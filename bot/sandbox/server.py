@@ -281,8 +281,8 @@ class Sandbox:
         if record.body.get("with_waveform_visual") is True and not (
             fault is not None and fault.name == "no_visual"
         ):
-            metadata["waveform_visual"] = await asyncio.to_thread(
-                waveform_visual, segments, seed, rate
+            metadata["waveform_visual"] = list(
+                await asyncio.to_thread(waveform_visual, segments, seed, rate)
             )
         extension = "mp3" if kbps else "pcm"
         parts = [
